@@ -1,0 +1,88 @@
+/*
+** kb.h: helpers shared by the Lua bindings (src/lua/ only).
+**
+** The bindings are the only C files that include Lua headers. They check
+** arguments at their Lua positions, convert 1-based indices to the
+** engine's 0-based ones, call the engine and turn a failed status into a
+** Lua error carrying kubo_error_message() and the caller's file:line.
+*/
+#ifndef KUBO_KB_H
+#define KUBO_KB_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "kubo/error.h"
+#include "kubo/tensor.h"
+
+/* A function with its docstring, for kb_setfuncs and help(). */
+typedef struct kb_reg {
+  const char *name;
+  lua_CFunction func;
+  const char *doc;
+} kb_reg;
+
+/* Sets each function of regs as a field of the table at idx and records
+** its docstring (doc may be NULL only for metamethods). */
+void kb_setfuncs(lua_State *L, int idx, const kb_reg *regs);
+
+/* Records doc as the documentation of the value at idx (a function or a
+** table); help(x) prints it. */
+void kb_setdoc(lua_State *L, int idx, const char *doc);
+
+/* Pushes the documentation of the value at idx, or nil. */
+void kb_getdoc(lua_State *L, int idx);
+
+/* Raises kubo_error_message() as a Lua error at the caller's line. */
+int kb_raise(lua_State *L);
+
+#define KB_TRY(L, call)                                         \
+  do {                                                          \
+    if ((call) != KUBO_OK) return kb_raise(L);                  \
+  } while (0)
+
+/* Creates a metatable named tname (dotted, e.g. "kubo.Tensor") with
+** __name, __index pointing to itself and the given methods; leaves it on
+** the stack. */
+void kb_newclass(lua_State *L, const char *tname, const kb_reg *methods,
+                 const char *classdoc);
+
+/* Tells Lua's collector about nbytes of memory just allocated outside its
+** heap, running a full collection when engine memory has grown well past
+** what it was after the last one. */
+void kb_account(lua_State *L, size_t nbytes);
+
+
+/* ---------------------------------------------------------------------
+** Tensors
+** ------------------------------------------------------------------- */
+
+#define KB_TENSOR "kubo.Tensor"
+
+/* Pushes a new tensor userdata that takes over *t (t is left empty). */
+kubo_tensor *kb_tensor_push(lua_State *L, kubo_tensor *t);
+
+/* Returns the tensor at idx; raises a type error if it is not a tensor
+** and "attempt to use a freed tensor" if it was freed. */
+kubo_tensor *kb_tensor_check(lua_State *L, int idx);
+
+/* Returns the tensor at idx, or NULL if the value is not a tensor. */
+kubo_tensor *kb_tensor_test(lua_State *L, int idx);
+
+/* Reads an optional dtype string at idx (default if absent). */
+kubo_dtype kb_check_dtype(lua_State *L, int idx, kubo_dtype def);
+
+/* Reads a shape given either as integers from index first on (stopping
+** at the first non-number) or as one table of integers at first. Returns
+** ndim; raises on bad sizes. */
+int kb_check_shape(lua_State *L, int first, int64_t *shape);
+
+/* Reads a whole number argument, rejecting NaN, Inf and fractions. */
+int64_t kb_check_int(lua_State *L, int idx, const char *what);
+
+/* The module openers, called by luaopen_kubo_core; each adds its
+** functions and classes to the table on top of the stack. */
+void kb_open_base(lua_State *L);
+void kb_open_tensor(lua_State *L);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+** tensor.c: the kubo.Tensor class and the tensor constructors.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kb.h"
+
+
+/* ---------------------------------------------------------------------
+** Userdata life cycle: created empty with its metatable, then filled, so
+** that __gc always finds a valid (possibly empty) tensor.
+** ------------------------------------------------------------------- */
+
+kubo_tensor *kb_tensor_push(lua_State *L, kubo_tensor *t) {
+  kubo_tensor *u = lua_newuserdatauv(L, sizeof *u, 0);
+  memset(u, 0, sizeof *u);
+  luaL_setmetatable(L, KB_TENSOR);
+  *u = *t;
+  memset(t, 0, sizeof *t);
+  if (u->storage != NULL) kb_account(L, u->storage->nbytes);
+  return u;
+}
+
+
+kubo_tensor *kb_tensor_test(lua_State *L, int idx) {
+  return luaL_testudata(L, idx, KB_TENSOR);
+}
+
+
+kubo_tensor *kb_tensor_check(lua_State *L, int idx) {
+  kubo_tensor *t = luaL_checkudata(L, idx, KB_TENSOR);
+  if (t->storage == NULL) luaL_argerror(L, idx, "attempt to use a freed tensor");
+  return t;
+}
+
+
+int64_t kb_check_int(lua_State *L, int idx, const char *what) {
+  int isint = 0;
+  lua_Integer v = lua_tointegerx(L, idx, &isint);
+  if (!isint) {
+    if (lua_type(L, idx) == LUA_TNUMBER)
+      return luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a whole "
+                           "number (got %f)", what, lua_tonumber(L, idx)));
+    return luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a whole "
+                         "number (got %s)", what, luaL_typename(L, idx)));
+  }
+  return (int64_t)v;
+}
+
+
+kubo_dtype kb_check_dtype(lua_State *L, int idx, kubo_dtype def) {
+  const char *name;
+  int dtype;
+  if (lua_isnoneornil(L, idx)) return def;
+  name = luaL_checkstring(L, idx);
+  dtype = kubo_dtype_parse(name);
+  if (dtype < 0)
+    luaL_argerror(L, idx, lua_pushfstring(L, "unknown dtype '%s' (expected "
+                  "\"float64\" or \"float32\")", name));
+  return (kubo_dtype)dtype;
+}
+
+
+int kb_check_shape(lua_State *L, int first, int64_t *shape) {
+  int ndim = 0;
+  if (lua_istable(L, first)) {
+    lua_Integer n = luaL_len(L, first);
+    if (n > KUBO_MAX_DIM)
+      luaL_argerror(L, first, lua_pushfstring(L, "shape has %d dimensions, "
+                    "at most %d are supported", (int)n, (int)KUBO_MAX_DIM));
+    for (int d = 0; d < (int)n; d++) {
+      lua_geti(L, first, d + 1);
+      int isint = 0;
+      lua_Integer v = lua_tointegerx(L, -1, &isint);
+      if (!isint || v < 0)
+        luaL_argerror(L, first, lua_pushfstring(L, "size %d of the shape "
+                      "must be a non-negative whole number", d + 1));
+      shape[d] = (int64_t)v;
+      lua_pop(L, 1);
+    }
+    return (int)n;
+  }
+  for (int i = first; lua_type(L, i) == LUA_TNUMBER; i++) {
+    int64_t v = kb_check_int(L, i, "size");
+    if (v < 0)
+      luaL_argerror(L, i, lua_pushfstring(L, "size must be non-negative "
+                    "(got %d)", (int)v));
+    if (ndim == KUBO_MAX_DIM)
+      luaL_argerror(L, i, lua_pushfstring(L, "at most %d dimensions are "
+                    "supported", (int)KUBO_MAX_DIM));
+    shape[ndim++] = v;
+  }
+  return ndim;
+}
+
+
+/* Returns the index of the first argument after the sizes that start at
+** first, where a trailing dtype string may stand. */
+static int after_shape(lua_State *L, int first) {
+  if (lua_istable(L, first)) return first + 1;
+  while (lua_type(L, first) == LUA_TNUMBER) first++;
+  return first;
+}
+
+
+/* ---------------------------------------------------------------------
+** Constructors
+** ------------------------------------------------------------------- */
+
+static int filled(lua_State *L, int first, double value) {
+  int64_t shape[KUBO_MAX_DIM];
+  int ndim = kb_check_shape(L, first, shape);
+  kubo_dtype dtype = kb_check_dtype(L, after_shape(L, first), KUBO_FLOAT64);
+  kubo_tensor t;
+  KB_TRY(L, kubo_tensor_init(&t, dtype, ndim, shape));
+  if (value != 0) kubo_tensor_fill(&t, value);
+  kb_tensor_push(L, &t);
+  return 1;
+}
+
+
+static int l_zeros(lua_State *L) { return filled(L, 1, 0); }
+static int l_ones(lua_State *L) { return filled(L, 1, 1); }
+
+
+static int l_full(lua_State *L) {
+  int64_t shape[KUBO_MAX_DIM];
+  int ndim;
+  double v;
+  kubo_dtype dtype;
+  kubo_tensor t;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  ndim = kb_check_shape(L, 1, shape);
+  v = luaL_checknumber(L, 2);
+  dtype = kb_check_dtype(L, 3, KUBO_FLOAT64);
+  KB_TRY(L, kubo_tensor_init(&t, dtype, ndim, shape));
+  kubo_tensor_fill(&t, v);
+  kb_tensor_push(L, &t);
+  return 1;
+}
+
+
+/* Finds the shape of nested tables at idx; depth-first along the first
+** elements, then every element is checked against it while copying. */
+static int nested_shape(lua_State *L, int idx, int64_t *shape) {
+  int ndim = 0;
+  lua_pushvalue(L, idx);
+  while (lua_istable(L, -1)) {
+    if (ndim == KUBO_MAX_DIM)
+      luaL_error(L, "tensor: nested tables deeper than %d levels",
+                 (int)KUBO_MAX_DIM);
+    shape[ndim++] = (int64_t)luaL_len(L, -1);
+    lua_geti(L, -1, 1);
+    lua_remove(L, -2);
+  }
+  lua_pop(L, 1);
+  return ndim;
+}
+
+
+static void copy_nested(lua_State *L, int idx, kubo_tensor *t, int dim,
+                        int64_t *pos, int64_t *next) {
+  for (int64_t i = 0; i < t->shape[dim]; i++) {
+    lua_geti(L, idx, i + 1);
+    pos[dim] = i;
+    if (dim + 1 < t->ndim) {
+      if (!lua_istable(L, -1) || luaL_len(L, -1) != t->shape[dim + 1]) {
+        kubo_tensor_release(t);
+        luaL_error(L, "tensor: ragged nested table (element %d at depth "
+                   "%d should be a table of length %d)", (int)i + 1,
+                   dim + 1, (int)t->shape[dim + 1]);
+      }
+      copy_nested(L, lua_gettop(L), t, dim + 1, pos, next);
+    } else {
+      int ok = 0;
+      double v = lua_tonumberx(L, -1, &ok);
+      if (!ok) {
+        kubo_tensor_release(t);
+        luaL_error(L, "tensor: element %d at depth %d is a %s, expected "
+                   "a number", (int)i + 1, dim + 1, luaL_typename(L, -1));
+      }
+      kubo_tensor_set(t, pos, v);
+      (*next)++;
+    }
+    lua_pop(L, 1);
+  }
+}
+
+
+static int l_tensor(lua_State *L) {
+  int64_t shape[KUBO_MAX_DIM], pos[KUBO_MAX_DIM] = {0}, count = 0;
+  int ndim;
+  kubo_dtype dtype;
+  kubo_tensor t;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  dtype = kb_check_dtype(L, 2, KUBO_FLOAT64);
+  ndim = nested_shape(L, 1, shape);
+  KB_TRY(L, kubo_tensor_init(&t, dtype, ndim, shape));
+  if (ndim > 0) copy_nested(L, 1, &t, 0, pos, &count);
+  kb_tensor_push(L, &t);
+  return 1;
+}
+
+
+/* ---------------------------------------------------------------------
+** Methods
+** ------------------------------------------------------------------- */
+
+static int t_shape(lua_State *L) {
+  kubo_tensor *t = kb_tensor_check(L, 1);
+  lua_createtable(L, t->ndim, 0);
+  for (int d = 0; d < t->ndim; d++) {
+    lua_pushinteger(L, (lua_Integer)t->shape[d]);
+    lua_rawseti(L, -2, d + 1);
+  }
+  return 1;
+}
+
+
+static int t_size(lua_State *L) {
+  kubo_tensor *t = kb_tensor_check(L, 1);
+  int64_t d;
+  if (lua_isnoneornil(L, 2)) return t_shape(L);
+  d = kb_check_int(L, 2, "dimension");
+  if (d < 1 || d > t->ndim)
+    return luaL_argerror(L, 2, lua_pushfstring(L, "dimension %d out of "
+                         "range 1..%d", (int)d, t->ndim));
+  lua_pushinteger(L, (lua_Integer)t->shape[d - 1]);
+  return 1;
+}
+
+
+static int t_numel(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)kubo_tensor_numel(kb_tensor_check(L, 1)));
+  return 1;
+}
+
+
+static int t_dim(lua_State *L) {
+  lua_pushinteger(L, kb_tensor_check(L, 1)->ndim);
+  return 1;
+}
+
+
+static int t_len(lua_State *L) {
+  kubo_tensor *t = kb_tensor_check(L, 1);
+  lua_pushinteger(L, t->ndim > 0 ? (lua_Integer)t->shape[0] : 0);
+  return 1;
+}
+
+
+static int t_dtype(lua_State *L) {
+  lua_pushstring(L, kubo_dtype_name(kb_tensor_check(L, 1)->dtype));
+  return 1;
+}
+
+
+static int t_free(lua_State *L) {
+  kubo_tensor *t = luaL_checkudata(L, 1, KB_TENSOR);
+  kubo_tensor_release(t);
+  return 0;
+}
+
+
+static int t_clone(lua_State *L) {
+  kubo_tensor *t = kb_tensor_check(L, 1);
+  kubo_tensor out;
+  KB_TRY(L, kubo_tensor_clone(&out, t, -1));
+  kb_tensor_push(L, &out);
+  return 1;
+}
+
+
+static int t_to(lua_State *L) {
+  kubo_tensor *t = kb_tensor_check(L, 1);
+  kubo_dtype dtype = kb_check_dtype(L, 2, t->dtype);
+  kubo_tensor out;
+  if (dtype == t->dtype) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  KB_TRY(L, kubo_tensor_clone(&out, t, (int)dtype));
+  kb_tensor_push(L, &out);
+  return 1;
+}
+
+
+/* Reads a full 1-based index from the table at idx into pos (0-based). */
+static void check_full_index(lua_State *L, int idx, const kubo_tensor *t,
+                             int64_t *pos) {
+  lua_Integer n = luaL_len(L, idx);
+  if (n != t->ndim)
+    luaL_argerror(L, idx, lua_pushfstring(L, "index has %d entries, tensor "
+                  "has %d dimensions", (int)n, t->ndim));
+  for (int d = 0; d < t->ndim; d++) {
+    int isint = 0;
+    lua_Integer v;
+    lua_geti(L, idx, d + 1);
+    v = lua_tointegerx(L, -1, &isint);
+    lua_pop(L, 1);
+    if (!isint)
+      luaL_argerror(L, idx, lua_pushfstring(L, "index entry %d is not a "
+                    "whole number", d + 1));
+    pos[d] = (int64_t)v - 1;
+  }
+}
+
+
+static int t_index(lua_State *L) {
+  kubo_tensor *t;
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    /* methods first: self[name] */
+    luaL_getmetatable(L, KB_TENSOR);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+  }
+  t = kb_tensor_check(L, 1);
+  if (lua_istable(L, 2)) {
+    int64_t pos[KUBO_MAX_DIM];
+    double v;
+    check_full_index(L, 2, t, pos);
+    KB_TRY(L, kubo_tensor_get(t, pos, &v));
+    lua_pushnumber(L, v);
+    return 1;
+  }
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    int64_t i = kb_check_int(L, 2, "index");
+    if (t->ndim == 0)
+      return luaL_error(L, "cannot index a 0-dimensional tensor");
+    if (t->ndim == 1) {
+      int64_t pos[1] = {i - 1};
+      double v;
+      KB_TRY(L, kubo_tensor_get(t, pos, &v));
+      lua_pushnumber(L, v);
+      return 1;
+    } else {
+      kubo_tensor out;
+      KB_TRY(L, kubo_tensor_select(&out, t, 0, i - 1));
+      kb_tensor_push(L, &out);
+      return 1;
+    }
+  }
+  return luaL_argerror(L, 2, lua_pushfstring(L, "tensor index must be a "
+                       "number, a table of numbers or a method name (got "
+                       "%s)", luaL_typename(L, 2)));
+}
+
+
+static int t_newindex(lua_State *L) {
+  kubo_tensor *t = kb_tensor_check(L, 1);
+  double v = luaL_checknumber(L, 3);
+  int64_t pos[KUBO_MAX_DIM];
+  if (lua_istable(L, 2)) {
+    check_full_index(L, 2, t, pos);
+  } else if (lua_type(L, 2) == LUA_TNUMBER && t->ndim == 1) {
+    pos[0] = kb_check_int(L, 2, "index") - 1;
+  } else {
+    return luaL_argerror(L, 2, "assignment needs a full index such as "
+                         "x[{i, j}] = v (or x[i] = v on a 1-D tensor)");
+  }
+  KB_TRY(L, kubo_tensor_set(t, pos, v));
+  return 0;
+}
+
+
+static void push_value_list(lua_State *L, luaL_Buffer *b,
+                            const kubo_tensor *t, int64_t n, int64_t show) {
+  char num[64];
+  for (int64_t i = 0; i < n && i < show; i++) {
+    int64_t pos[KUBO_MAX_DIM], rem = i;
+    double v;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+      pos[d] = t->shape[d] ? rem % t->shape[d] : 0;
+      rem = t->shape[d] ? rem / t->shape[d] : 0;
+    }
+    kubo_tensor_get(t, pos, &v);
+    snprintf(num, sizeof num, i ? ", %.6g" : "%.6g", v);
+    luaL_addstring(b, num);
+  }
+  if (n > show) luaL_addstring(b, ", ...");
+}
+
+
+static int t_tostring(lua_State *L) {
+  kubo_tensor *t = luaL_checkudata(L, 1, KB_TENSOR);
+  char shape[160];
+  luaL_Buffer b;
+  int64_t n;
+  if (t->storage == NULL) {
+    lua_pushliteral(L, "kubo.Tensor (freed)");
+    return 1;
+  }
+  n = kubo_tensor_numel(t);
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "kubo.Tensor %s %s",
+                  kubo_tensor_shape_string(t, shape, sizeof shape),
+                  kubo_dtype_name(t->dtype));
+  luaL_addvalue(&b);
+  if (t->ndim == 2 && t->shape[0] <= 6 && t->shape[1] <= 8) {
+    /* small matrices print in full, one row per line */
+    for (int64_t i = 0; i < t->shape[0]; i++) {
+      luaL_addstring(&b, "\n  ");
+      for (int64_t j = 0; j < t->shape[1]; j++) {
+        char num[64];
+        int64_t pos[2] = {i, j};
+        double v;
+        kubo_tensor_get(t, pos, &v);
+        snprintf(num, sizeof num, "%12.6g", v);
+        luaL_addstring(&b, num);
+      }
+    }
+  } else if (n > 0) {
+    luaL_addstring(&b, " [");
+    push_value_list(L, &b, t, n, 6);
+    luaL_addstring(&b, "]");
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+
+static void push_nested(lua_State *L, const kubo_tensor *t, int dim,
+                        int64_t *pos) {
+  lua_createtable(L, (int)t->shape[dim], 0);
+  for (int64_t i = 0; i < t->shape[dim]; i++) {
+    pos[dim] = i;
+    if (dim + 1 < t->ndim) {
+      push_nested(L, t, dim + 1, pos);
+    } else {
+      double v;
+      kubo_tensor_get(t, pos, &v);
+      lua_pushnumber(L, v);
+    }
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+
+static int t_totable(lua_State *L) {
+  kubo_tensor *t = kb_tensor_check(L, 1);
+  int64_t pos[KUBO_MAX_DIM];
+  if (t->ndim == 0) {
+    double v;
+    kubo_tensor_get(t, pos, &v);
+    lua_pushnumber(L, v);
+    return 1;
+  }
+  luaL_checkstack(L, t->ndim + 4, "tensor too deep");
+  push_nested(L, t, 0, pos);
+  return 1;
+}
+
+
+static const kb_reg tensor_methods[] = {
+  {"shape", t_shape, "x:shape() -> table of sizes, e.g. {3, 4}"},
+  {"size", t_size, "x:size(dim) -> size of dimension dim (1-based); "
+                   "x:size() -> the shape table"},
+  {"numel", t_numel, "x:numel() -> number of elements"},
+  {"dim", t_dim, "x:dim() -> number of dimensions"},
+  {"dtype", t_dtype, "x:dtype() -> \"float64\" or \"float32\""},
+  {"to", t_to, "x:to(dtype) -> copy converted to dtype (x itself if it "
+               "already has it)"},
+  {"clone", t_clone, "x:clone() -> contiguous copy"},
+  {"totable", t_totable, "x:totable() -> nested Lua tables of numbers"},
+  {"free", t_free, "x:free() releases the storage now; later use of x is "
+                   "an error"},
+  {"__gc", t_free, NULL},
+  {"__close", t_free, NULL},
+  {"__tostring", t_tostring, NULL},
+  {"__len", t_len, NULL},
+  {"__index", t_index, NULL},
+  {"__newindex", t_newindex, NULL},
+  {NULL, NULL, NULL}
+};
+
+
+static const kb_reg tensor_functions[] = {
+  {"zeros", l_zeros, "kubo.zeros(n1, n2, ..., [dtype]) or "
+                     "kubo.zeros({n1, n2, ...}, [dtype]) -> tensor of "
+                     "zeros (dtype \"float64\" by default)"},
+  {"ones", l_ones, "kubo.ones(n1, n2, ..., [dtype]) -> tensor of ones"},
+  {"full", l_full, "kubo.full({n1, n2, ...}, value, [dtype]) -> tensor "
+                   "filled with value"},
+  {"tensor", l_tensor, "kubo.tensor(nested_table, [dtype]) -> tensor with "
+                       "the table's shape and values, e.g. "
+                       "kubo.tensor{{1, 2}, {3, 4}}"},
+  {NULL, NULL, NULL}
+};
+
+
+void kb_open_tensor(lua_State *L) {
+  kb_newclass(L, KB_TENSOR, tensor_methods,
+              "kubo.Tensor: an n-dimensional array of float64 or float32 "
+              "numbers, row-major, with views that share storage. Index "
+              "with x[i] (a row view, or a number for 1-D x) and "
+              "x[{i, j}] (a number); all indices are 1-based.");
+  /* __index is the function above, not the metatable itself */
+  lua_pushcfunction(L, t_index);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  kb_setfuncs(L, -1, tensor_functions);
+}
