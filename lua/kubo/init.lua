@@ -25,6 +25,19 @@ setmetatable(kubo, {
   end,
 })
 
+-- Returns the sorted names of the submodules registered with kubo._lazy,
+-- loaded or not (help() and Tab completion list them).
+function kubo._submodules()
+  local names = {}
+  for name in pairs(lazy) do names[#names + 1] = name end
+  table.sort(names)
+  return names
+end
+
 kubo._lazy("test", "kubo.test")
+kubo._lazy("help", "kubo.help")
+kubo._lazy("params", "kubo.params")
+kubo._lazy("plot", "kubo.plot")
+kubo._lazy("study", "kubo.study")
 
 return kubo

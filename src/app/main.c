@@ -1,87 +1,113 @@
 /*
-** main.c: the kubo program (minimal script runner; the full program with
-** the REPL replaces it).
+** main.c: the kubo program. It runs scripts with the options, arg table
+** and exit codes of the standalone lua 5.4 program, with kubo's modules
+** on the search path, and starts the REPL when no script is given.
 */
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "kubo_lua.h"
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "args.h"
+#include "params.h"
+#include "repl.h"
+#include "runner.h"
 
 
-static int traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)",
-                                         luaL_typename(L, 1));
-  luaL_traceback(L, L, msg, 1);
+/* Runs the -e, -l and -W options in order. Returns 1 if all succeeded. */
+static int run_actions(lua_State *L, const app_args *a) {
+  for (int i = 0; i < a->nactions; i++) {
+    const app_action *act = &a->actions[i];
+    int status = LUA_OK;
+    if (act->kind == 'e')
+      status = runner_run_string(L, act->value);
+    else if (act->kind == 'l')
+      status = runner_run_library(L, act->value);
+    else
+      lua_warning(L, "@on", 0);
+    if (status != LUA_OK) return 0;
+  }
   return 1;
 }
 
 
-/* Prepends the folder of the kubo Lua modules to package.path. */
-static void set_lua_path(lua_State *L) {
-  char exe[4096], dir[4200];
-  const char *luadir = KUBO_SOURCE_LUA_DIR;
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    char *slash;
-    exe[n] = '\0';
-    slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    snprintf(dir, sizeof dir, "%s/../%s/kubo/init.lua", exe,
-             KUBO_INSTALL_LUA_SUBDIR);
-    if (access(dir, R_OK) == 0) {
-      snprintf(dir, sizeof dir, "%s/../%s", exe, KUBO_INSTALL_LUA_SUBDIR);
-      luadir = dir;
-    }
+/* Does the program's work inside a protected call. Returns true if
+** everything succeeded. */
+static int protected_main(lua_State *L) {
+  app_args *a = lua_touserdata(L, 1);
+  const char *script = NULL;
+
+  luaL_checkversion(L);
+  if (a->show_version) args_print_version(stdout);
+  if (a->ignore_env) {
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
   }
-  lua_getglobal(L, "package");
-  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", luadir, luadir);
-  lua_getfield(L, -2, "path");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
-  lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, luaopen_kubo_core);
-  lua_setfield(L, -2, "kubo.core");
-  lua_pop(L, 2);
+  luaL_openlibs(L);
+  if (a->script > 0 && strcmp(a->argv[a->script], "-") != 0)
+    script = a->argv[a->script];
+  runner_set_paths(L, script);
+  params_build(L, a->sets, a->nsets);
+  runner_create_arg(L, a->argv, a->argc, a->script);
+  lua_gc(L, LUA_GCGEN, 0, 0);
+
+  if (!a->ignore_env && runner_run_init(L) != LUA_OK) return 0;
+  if (!run_actions(L, a)) return 0;
+  if (a->script > 0 &&
+      runner_run_script(L, a->argv + a->script) != LUA_OK)
+    return 0;
+  if (a->interactive) {
+    repl_run(L);
+  } else if (a->script == 0 && !a->has_execute && !a->show_version) {
+    if (isatty(STDIN_FILENO))
+      repl_run(L);
+    else
+      runner_run_file(L, NULL);  /* as lua: its status is not the exit's */
+  }
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 
 int main(int argc, char **argv) {
-  lua_State *L = luaL_newstate();
-  int status;
+  app_args args;
+  lua_State *L;
+  int status, ok;
+
+  if (args_parse(&args, argc, argv) != 0) {
+    fprintf(stderr, "kubo: %s\n", args.error);
+    if (args.error_is_option)
+      args_print_usage(stderr);
+    else
+      fprintf(stderr, "(kubo --help lists the options)\n");
+    args_free(&args);
+    return EXIT_FAILURE;
+  }
+  if (args.help || args.version_only) {
+    if (args.help)
+      args_print_usage(stdout);
+    else
+      args_print_version(stdout);
+    args_free(&args);
+    return EXIT_SUCCESS;
+  }
+
+  L = luaL_newstate();
   if (L == NULL) {
-    fprintf(stderr, "kubo: cannot create the Lua state\n");
-    return 1;
+    fprintf(stderr, "kubo: cannot create the Lua state: not enough "
+            "memory\n");
+    args_free(&args);
+    return EXIT_FAILURE;
   }
-  luaL_openlibs(L);
-  set_lua_path(L);
-  lua_createtable(L, argc, 1);
-  for (int i = 0; i < argc; i++) {
-    lua_pushstring(L, argv[i]);
-    lua_rawseti(L, -2, i - 1);
-  }
-  lua_setglobal(L, "arg");
-  lua_pushcfunction(L, traceback);
-  if (argc >= 3 && strcmp(argv[1], "-e") == 0)
-    status = luaL_loadstring(L, argv[2]);
-  else if (argc >= 2)
-    status = luaL_loadfile(L, argv[1]);
-  else {
-    fprintf(stderr, "usage: kubo script.lua | kubo -e code\n");
-    lua_close(L);
-    return 1;
-  }
-  if (status == LUA_OK) status = lua_pcall(L, 0, 0, 1);
-  if (status != LUA_OK) {
-    fprintf(stderr, "kubo: %s\n", lua_tostring(L, -1));
-    lua_close(L);
-    return 1;
-  }
+  lua_pushcfunction(L, protected_main);
+  lua_pushlightuserdata(L, &args);
+  status = lua_pcall(L, 1, 1, 0);
+  ok = lua_toboolean(L, -1);
+  runner_report(L, status, 1);
   lua_close(L);
-  return 0;
+  args_free(&args);
+  return (status == LUA_OK && ok) ? EXIT_SUCCESS : EXIT_FAILURE;
 }

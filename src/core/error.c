@@ -35,7 +35,8 @@ kubo_status kubo_error_prefix(kubo_status status, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, message, sizeof old);
-  snprintf(message, sizeof message, "%s: %s", prefix, old);
+  /* Both parts are cut to fit the buffer, the prefix first. */
+  snprintf(message, sizeof message, "%.500s: %.500s", prefix, old);
   return status;
 }
 

@@ -343,6 +343,16 @@ kubo_status kubo_tensor_copy(kubo_tensor *dst, const kubo_tensor *src) {
             (size_t)kubo_tensor_numel(src) * kubo_dtype_size(src->dtype));
     return KUBO_OK;
   }
+  /* A strided source that shares storage with dst (x:copy_(x:transpose()))
+  ** is copied out first, so no element is read after it was written. */
+  if (src->storage == dst->storage) {
+    kubo_tensor tmp;
+    kubo_status st = kubo_tensor_clone(&tmp, src, -1);
+    if (st != KUBO_OK) return st;
+    st = kubo_tensor_copy(dst, &tmp);
+    kubo_tensor_release(&tmp);
+    return st;
+  }
   /* Element by element in row-major order of each operand, so tensors of
   ** equal size but different shape copy like a reshape. */
   kubo_iter_init(&it, src);

@@ -80,9 +80,98 @@ int kb_check_shape(lua_State *L, int first, int64_t *shape);
 /* Reads a whole number argument, rejecting NaN, Inf and fractions. */
 int64_t kb_check_int(lua_State *L, int idx, const char *what);
 
+/* ---------------------------------------------------------------------
+** Random streams (src/lua/rng.c)
+** ------------------------------------------------------------------- */
+
+#define KB_RNG "kubo.Rng"
+
+struct kubo_rng;
+
+/* Returns the kubo.Rng at idx; raises a type error otherwise. */
+struct kubo_rng *kb_rng_check(lua_State *L, int idx);
+
+
+/* ---------------------------------------------------------------------
+** Grids (src/lua/grid.c)
+** ------------------------------------------------------------------- */
+
+struct kubo_grid;
+
+/* Returns the grid of the kubo.Grid at idx; raises a type error if it is
+** not one and "attempt to use a closed grid" after g:close(). The grid
+** lives while the userdata does; kubo_grid_retain() it to keep it longer. */
+struct kubo_grid *kb_grid_check(lua_State *L, int idx);
+
+
+/* ---------------------------------------------------------------------
+** Networks and optimizers (src/lua/nn.c, src/lua/optim.c)
+** ------------------------------------------------------------------- */
+
+#define KB_MODULE "kubo.nn.Module"
+#define KB_OPTIM "kubo.optim.Optimizer"
+#define KB_EMA "kubo.optim.Ema"
+
+struct kubo_nn;
+struct kubo_optim;
+struct kubo_ema;
+
+/* Return the object of the userdata at idx; raise a type error if it is
+** not one and "attempt to use a freed ..." after free(). */
+struct kubo_nn *kb_module_check(lua_State *L, int idx);
+struct kubo_optim *kb_optim_check(lua_State *L, int idx);
+struct kubo_ema *kb_ema_check(lua_State *L, int idx);
+
+/* Options tables of the nn and optim constructors. check_options raises
+** "fname: unknown option 'key' (valid: ...)" for a key not in valid (a
+** NULL-terminated list). The readers return def for an absent key and
+** raise "fname: key must be ..." for a value of the wrong type or out of
+** [lo, hi]. */
+void kb_nn_check_options(lua_State *L, int idx, const char *fname,
+                         const char *const *valid);
+int kb_nn_opt_int(lua_State *L, int idx, const char *fname,
+                  const char *key, int def, int lo, int hi);
+double kb_nn_opt_number(lua_State *L, int idx, const char *fname,
+                        const char *key, double def);
+int kb_nn_opt_bool(lua_State *L, int idx, const char *fname,
+                   const char *key, int def);
+
+
+/* ---------------------------------------------------------------------
+** Models and integrators (src/lua/model.c, src/lua/integrator.c)
+** ------------------------------------------------------------------- */
+
+#define KB_MODEL "kubo.Model"
+#define KB_INTEGRATOR "kubo.Integrator"
+
+struct kubo_model;
+struct kubo_sim;
+
+/* Returns the model of the kubo.Model at idx (raises a type error
+** otherwise) and makes L the thread on which its Lua drift, if it has
+** one, runs from now on. Call it before every engine call that may
+** evaluate the drift. */
+struct kubo_model *kb_model_check(lua_State *L, int idx);
+
+/* Returns the integrator of the kubo.Integrator at idx; raises a type
+** error otherwise and "attempt to use a freed integrator" after
+** sim:free(). Also prepares its model's drift for L (kb_model_check). */
+struct kubo_sim *kb_integrator_check(lua_State *L, int idx);
+
+
 /* The module openers, called by luaopen_kubo_core; each adds its
 ** functions and classes to the table on top of the stack. */
 void kb_open_base(lua_State *L);
 void kb_open_tensor(lua_State *L);
+void kb_open_log(lua_State *L);
+void kb_open_tensor_math(lua_State *L);  /* called by kb_open_tensor */
+void kb_open_rng(lua_State *L);
+void kb_open_grid(lua_State *L);
+void kb_open_models(lua_State *L);      /* after kb_open_grid */
+void kb_open_integrator(lua_State *L);  /* after kb_open_models, h5 */
+void kb_open_h5(lua_State *L);
+void kb_open_response(lua_State *L);
+void kb_open_nn(lua_State *L);
+void kb_open_optim(lua_State *L);
 
 #endif

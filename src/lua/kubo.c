@@ -3,6 +3,7 @@
 ** classes that lua/kubo/init.lua extends into the `kubo` module.
 */
 #include <omp.h>
+#include <time.h>
 
 #include "kb.h"
 #include "kubo/alloc.h"
@@ -44,7 +45,17 @@ static int l_memory(lua_State *L) {
 }
 
 
+static int l_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
+  return 1;
+}
+
+
 static const kb_reg base_functions[] = {
+  {"clock", l_clock, "kubo.clock() -> wall-clock seconds from a monotonic "
+                     "clock (for timing: subtract two readings)"},
   {"doc", l_doc, "kubo.doc(x) -> the docstring of a kubo function, class "
                  "or module, or nil"},
   {"setdoc", l_setdoc, "kubo.setdoc(x, text) records text as the "
@@ -69,6 +80,14 @@ int luaopen_kubo_core(lua_State *L) {
   lua_newtable(L);
   kb_open_base(L);
   kb_open_tensor(L);
+  kb_open_log(L);
+  kb_open_rng(L);
+  kb_open_h5(L);
+  kb_open_grid(L);
+  kb_open_models(L);
+  kb_open_response(L);
+  kb_open_nn(L);
+  kb_open_optim(L);
   /* Each module adds its opener call here, in dependency order. */
   return 1;
 }
