@@ -1,7 +1,7 @@
 /*
 ** integrator.h: ensembles of SDE members advanced in time.
 **
-** A kubo_sim holds `members` copies of one model's state, a step count
+** A kubo_sim contains `members` copies of one model's state, a step count
 ** and a seed, and advances them with one of three methods:
 **
 **   KUBO_EULER_MARUYAMA  u' = u + dt F(u) + sqrt(dt) eta
@@ -48,11 +48,12 @@
 ** convert from and to real fields. Under the drop Nyquist convention
 ** the Nyquist modes of a state are set to zero when it is stored.
 **
-** Perturbation runs: make the perturbed ensemble with kubo_sim_clone
-** (same state, step count, seed and keys), change it (for an impulse,
-** kubo_sim_add_impulse), then advance both by the same steps, one after
-** the other or together with kubo_sim_advance_pair, which draws each
-** member's noise once for both. Their noise is identical.
+** Perturbation runs: make the perturbed ensemble with kubo_sim_clone,
+** which copies the state, step count, seed and keys, and change it (for
+** an impulse, with kubo_sim_add_impulse). Then advance both by the same
+** steps, one after the other or together with kubo_sim_advance_pair,
+** which draws each member's noise once for both. Their noise is
+** identical.
 **
 ** Threads: members are stepped in parallel with OpenMP, one member per
 ** task; a model with a serial drift runs on the calling thread. A
@@ -117,12 +118,12 @@ void kubo_sim_options_default(kubo_sim_options *opt);
 ** Creation
 ** ------------------------------------------------------------------- */
 
-/* Creates an integrator for model m (made ready here if it is not; the
-** integrator retains it) with its members in the model's default initial
-** state (kubo_sim_initialize with NULL). Fails with KUBO_EINVAL for a bad
-** option (dt not finite and positive, or none given while the model has
-** no default; members < 1; a bad method), with the status of
-** kubo_model_ready, or with KUBO_ENOMEM. */
+/* Creates an integrator for model m with its members in the model's
+** default initial state (kubo_sim_initialize with NULL). The integrator
+** retains m and makes it ready if it is not. Fails with KUBO_EINVAL for
+** a bad option: dt not finite and positive, or missing while the model
+** has no default; members < 1; an unknown method. Fails also with the
+** status of kubo_model_ready, or with KUBO_ENOMEM. */
 kubo_status kubo_sim_new(kubo_sim **out, kubo_model *m,
                          const kubo_sim_options *opt);
 
@@ -184,13 +185,15 @@ double kubo_sim_max_abs(const kubo_sim *s);
 ** Stepping
 ** ------------------------------------------------------------------- */
 
-/* Advances every member by `steps` steps (>= 0). Checks
-** kubo_interrupt_check() before each step and stops at that boundary
-** with KUBO_EINTERRUPTED. If a member's state becomes NaN or Inf, stops
-** with KUBO_ENUMERIC, keeps every member at the last finite step, and
-** records the failure (kubo_sim_failure). A failing drift callback
-** stops it the same way with its own status. On any failure the
-** ensemble is left at a step boundary, consistent and usable. */
+/* Advances every member by `steps` steps (>= 0). Checks for a pending
+** interrupt between chunks of steps, which are sized to take 0.02 to
+** 0.2 s (or one step where a step takes longer), and stops at that step
+** boundary with KUBO_EINTERRUPTED and kubo_interrupt_check's message. If
+** a member's state becomes NaN or Inf, stops with KUBO_ENUMERIC, keeps
+** every member at the last finite step, and records the failure
+** (kubo_sim_failure). A failing drift callback stops it the same way
+** with its own status. On any failure the ensemble is left at a step
+** boundary, consistent and usable. */
 kubo_status kubo_sim_advance(kubo_sim *s, int64_t steps);
 
 /* Advances a and b together by `steps`, giving the same bits as
@@ -230,8 +233,8 @@ uint64_t kubo_sim_noise_blocks(const kubo_sim *s);
 **
 ** The internal state (members, kubo_sim_raw_size doubles: half spectra
 ** for grid models), the hidden state, the step count and the options
-** restore an integrator to the same bits; the random streams need no
-** state of their own, being keyed by the step count.
+** restore an integrator to the same bits. The random streams need no
+** state of their own because they are keyed by the step count.
 ** ------------------------------------------------------------------- */
 
 /* Doubles per member of the internal state. */

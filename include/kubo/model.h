@@ -40,12 +40,12 @@
 **     no Nyquist index: 349 modes on 32 x 32). Each phase phi_k is a
 **     Brownian motion with <dphi^2> = 2 D t (D = phase_diffusivity).
 **
-** Lifecycle: kubo_model_new makes a model with the reference parameters;
-** kubo_model_set and kubo_model_set_array change them; kubo_model_ready
-** checks them and builds the tables, after which the model is immutable,
-** may be shared by several integrators and used from several threads
-** (except a model with a serial drift callback). Models are reference
-** counted.
+** Lifecycle: kubo_model_new makes a model with the reference parameters,
+** and kubo_model_set and kubo_model_set_array change them.
+** kubo_model_ready checks them and builds the tables. From then on the
+** model is immutable, may be shared by several integrators and may be
+** used from several threads, unless its drift is a serial callback.
+** Models are reference counted.
 */
 #ifndef KUBO_MODEL_H
 #define KUBO_MODEL_H
@@ -155,9 +155,12 @@ kubo_status kubo_model_get(const kubo_model *m, const char *name,
 ** is not set. */
 const kubo_tensor *kubo_model_array(const kubo_model *m, const char *name);
 
-/* The time step of the reference experiment: 1/nx for ou and
-** allen_cahn, 1/(4 nx) for navier_stokes, 0.01 for double_well, and 0
-** (none) for linear and sde. */
+/* The time step of the reference experiment: 1/32 for ou and allen_cahn
+** (1/N on the reference N = 32 grid; the Allen-Cahn reaction, not the
+** grid, limits it, so it stays 1/32 on other grids), 0.01 for
+** double_well, and 0 (none) for linear and sde.
+** navier_stokes: 1/(4 nx), halved until nu |k|^4 dt <= 2 at the largest
+** |k| (1/128 on 32 x 32, 1/8192 on 256 x 256). */
 double kubo_model_default_dt(const kubo_model *m);
 
 /* 1 if the model has an analytic score (ou, allen_cahn, double_well,

@@ -4,17 +4,18 @@
 **
 ** A kubo_nn is a layer or a whole network: a fixed list of layer
 ** operations whose forward and backward kernels (nn_layers.h) are written
-** by hand. Forward keeps every activation that backward needs; backward
-** runs the operations in reverse, returns the input gradient and ADDS the
-** parameter gradients into the gradient block, which kubo_nn_zero_grad
-** clears. Parameters, their gradients and fixed buffers (the Fourier
+** by hand. Forward keeps every activation that backward needs. Backward
+** runs the operations in reverse and returns the input gradient. It ADDS
+** the parameter gradients into the gradient block, which
+** kubo_nn_zero_grad clears. Parameters, their gradients and fixed buffers (the Fourier
 ** embedding's frequencies) each live in one contiguous float32 block per
 ** network, allocated once at construction.
 **
 ** Initialisation follows PyTorch's defaults: weights and biases of
 ** linear and convolution layers are uniform in +-1/sqrt(fan_in) (kaiming
 ** uniform with a = sqrt(5) for the weights), group-norm scales are 1 and
-** shifts 0, and Fourier frequencies are N(0, scale^2). Array number k of
+** shifts 0, and Fourier frequencies are N(0, scale^2). (CliMAgen.jl,
+** whose U-Net nn.unet builds, used Flux's Glorot-uniform weights.) Array number k of
 ** a network is drawn from the Philox stream (seed, k), so a seed fixes
 ** every value.
 **
@@ -25,15 +26,15 @@
 **   - with sigma_min and sigma_max set (both > 0), c is the time of the
 **     variance-exploding schedule sigma(t) = sigma_min (sigma_max /
 **     sigma_min)^t, i.e. t = ln(sigma / sigma_min) / ln(sigma_max /
-**     sigma_min), as in the reference score model;
+**     sigma_min), as in CliMAgen.jl's score model;
 **   - otherwise c = ln(sigma) / 4, which needs no schedule.
 ** Gradients do not flow back to sigma.
 **
-** Errors: constructors fail with KUBO_EINVAL on bad sizes and options;
-** forward fails with KUBO_EINVAL when an input's shape does not fit,
-** with a message that names the layer and the shapes, e.g. "unet
-** enc2.conv: input has shape (8, 3, 32, 32), expected (batch, 32,
-** height, width)". A failed call leaves the network usable.
+** Errors: constructors fail with KUBO_EINVAL on bad sizes and options.
+** Forward fails with KUBO_EINVAL when an input's shape does not fit. The
+** message names the layer and the shapes, e.g. "unet enc2.conv: input
+** has shape (8, 3, 32, 32), expected (batch, 32, height, width)". A
+** failed call leaves the network usable.
 **
 ** Threads: one network must not run forward or backward on two threads at
 ** once; distinct networks may.
@@ -108,10 +109,10 @@ kubo_status kubo_nn_upsample(kubo_nn **out);
 ** sizes -> (batch, Ca + Cb, ...). */
 kubo_status kubo_nn_concat(kubo_nn **out);
 
-/* Chains n single-input layers. The container takes a copy of each
-** child's parameters into its own block, and from then on the child
-** layer reads and writes its parameters there: training the container
-** trains the children, and a child still runs on its own. A child may
+/* Chains n single-input layers. The container copies each child's
+** parameters into its own block, and from then on the child layer reads
+** and writes its parameters there. So training the container trains the
+** children, and a child still runs on its own. A child may
 ** belong to one container only (KUBO_EINVAL otherwise); kubo_nn_free on
 ** a child is allowed at any time. */
 kubo_status kubo_nn_sequential(kubo_nn **out, int n,
@@ -128,15 +129,16 @@ typedef struct kubo_nn_mlp_config {
   kubo_activation activation;       /* swish by default */
   int embed;                        /* noise embedding size; 0: none */
   double embed_scale;               /* Fourier frequency scale (30) */
-  double sigma_min, sigma_max;      /* see the header; 0: ln(sigma)/4 */
+  double sigma_min, sigma_max;      /* the embedding's input (see the
+                                       top of this file); 0: ln(sigma)/4 */
 } kubo_nn_mlp_config;
 
 void kubo_nn_mlp_config_default(kubo_nn_mlp_config *cfg);
 
-/* (batch, sizes[0]) -> (batch, sizes[nsizes - 1]). Linear layers with
-** the activation between them; with embed > 0, every hidden layer adds
-** linear(embed, width)(emb) to its pre-activation, where emb =
-** swish(linear(embed, embed)(fourier(c))), and forward needs sigma. */
+/* (batch, sizes[0]) -> (batch, sizes[nsizes - 1]): linear layers with
+** the activation between them. With embed > 0, forward needs sigma, and
+** every hidden layer adds linear(embed, width)(emb) to its
+** pre-activation, where emb = swish(linear(embed, embed)(fourier(c))). */
 kubo_status kubo_nn_mlp(kubo_nn **out, const kubo_nn_mlp_config *cfg,
                         uint64_t seed);
 
@@ -158,16 +160,20 @@ typedef struct kubo_nn_unet_config {
   int groups_first;                     /* group norm groups at level 1
                                            of the encoder (4) */
   int groups;                           /* elsewhere (32) */
-  double sigma_min, sigma_max;          /* see the header */
+  double sigma_min, sigma_max;          /* the embedding's input (see the
+                                           top of this file) */
 } kubo_nn_unet_config;
 
-/* Fills the reference configuration: channels {32, 64, 128, 256}, 8
-** blocks, embedding 256 with scale 30, periodic, one channel, 3x3
-** kernels, groups 4 and 32, every option off, embedding of ln(sigma)/4. */
+/* Fills the default configuration of CliMAgen.jl's
+** NoiseConditionalScoreNetwork: channels {32, 64, 128, 256}, 8 blocks,
+** embedding 256 with scale 30, one channel, 3x3 kernels, groups 4 and 32,
+** every option off. kubo adds circular padding (periodic) and an
+** embedding of ln(sigma)/4 as defaults. */
 void kubo_nn_unet_config_default(kubo_nn_unet_config *cfg);
 
-/* The noise-conditional U-Net of the reference score model: (batch,
-** in_channels, H, W) -> the same shape, H and W divisible by
+/* The noise-conditional U-Net of CliMAgen.jl (its
+** NoiseConditionalScoreNetwork, without context channels or dropout):
+** (batch, in_channels, H, W) -> the same shape, H and W divisible by
 ** 2^(nlevels - 1).
 **
 ** Embedding: emb = swish(linear(embed, embed)(fourier(c))).
@@ -181,10 +187,11 @@ void kubo_nn_unet_config_default(kubo_nn_unet_config *cfg);
 ** + linear(emb), group norm, swish, concatenate hi. Final conv (2 c1 ->
 ** in_channels).
 ** Options (off by default): shift_input subtracts each input channel's
-** spatial mean first, shift_output subtracts the output's, mean_bypass
-** adds (broadcast) a branch of 1x1 convolutions of width embed on the
-** input's spatial means (conditioned by linear(emb), with group norm and
-** swish if gnorm), divided by sqrt(H W) if scale_mean_bypass.
+** spatial mean first, and shift_output subtracts the output's. With
+** mean_bypass, a branch of 1x1 convolutions of width embed on the input's
+** spatial means is added (broadcast) to the output. The branch is
+** conditioned by linear(emb), has group norms and swish if gnorm, and is
+** divided by sqrt(H W) if scale_mean_bypass.
 ** A group count that does not divide a layer's channels is lowered to
 ** the largest divisor below it. */
 kubo_status kubo_nn_unet(kubo_nn **out, const kubo_nn_unet_config *cfg,
@@ -203,12 +210,12 @@ typedef struct kubo_nn_local_config {
 
 void kubo_nn_local_config_default(kubo_nn_local_config *cfg);
 
-/* The small local score network: the input is multiplied by
-** 1/sqrt(sigma^2 + data_std^2); then depth 3x3 convolutions and one 1x1
-** convolution, each followed by a per-channel scale and shift from the
-** embedding (x (1 + g) + h with [g, h] = linear(embed, 2 C)(emb)) and
-** swish; then a 1x1 convolution to in_channels. Receptive field: 2 depth
-** + 1 points per side. */
+/* The small local score network. The input is multiplied by
+** 1/sqrt(sigma^2 + data_std^2). Then come depth 3x3 convolutions and one
+** 1x1 convolution, each followed by a per-channel scale and shift from
+** the embedding (x (1 + g) + h with [g, h] = linear(embed, 2 C)(emb)) and
+** swish, and last a 1x1 convolution to in_channels. Each output point
+** sees a square of (2 depth + 1) x (2 depth + 1) input points. */
 kubo_status kubo_nn_local_score(kubo_nn **out,
                                 const kubo_nn_local_config *cfg,
                                 uint64_t seed);
@@ -252,7 +259,9 @@ float *kubo_nn_grads(const kubo_nn *net);
 float *kubo_nn_buffers(const kubo_nn *net);
 
 /* Makes params and grads 1-D float32 views of the two blocks (sharing
-** storage; each must be empty and later released). */
+** storage; each must be empty and later released).
+** NOTE: views taken before the network joins a container keep the old
+** block, which the network no longer uses; take them again afterwards. */
 void kubo_nn_param_views(const kubo_nn *net, kubo_tensor *params,
                          kubo_tensor *grads);
 

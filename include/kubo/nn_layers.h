@@ -2,7 +2,7 @@
 ** nn_layers.h: forward and backward kernels of kubo's network layers.
 **
 ** Every kernel works on contiguous float32 arrays in NCHW order. A
-** forward kernel writes its output; the matching backward kernel takes
+** forward kernel writes its output. The matching backward kernel takes
 ** the output gradient (d-prefixed names) and ADDS the gradients of its
 ** input and of its parameters into the arrays it is given, so that a
 ** value used twice collects both contributions. A gradient pointer may
@@ -122,8 +122,8 @@ kubo_status kubo_conv2d_backward_naive(float *dinp, float *dweight,
 
 
 /* ---------------------------------------------------------------------
-** Group normalisation with a per-channel affine map: the C channels are
-** split into G groups of C / G consecutive channels; each (sample, group)
+** Group normalisation with a per-channel affine map. The C channels are
+** split into G groups of C / G consecutive channels. Each (sample, group)
 ** is normalised by its mean and biased variance over (C / G) * S values,
 ** then out = gamma[c] * xhat + beta[c].
 ** ------------------------------------------------------------------- */
@@ -287,12 +287,12 @@ double kubo_mse_loss(float *dy, const float *y, const float *target,
 
 
 /* ---------------------------------------------------------------------
-** Profile: seconds spent in SGEMM calls, for benchmarks. Calls made
-** inside an OpenMP parallel region add their own time; calls made
-** outside (where OpenBLAS itself uses every thread) add their time
-** multiplied by omp_get_max_threads(). Dividing by the thread count
-** times the wall time therefore estimates the share of the cores' time
-** spent in GEMM.
+** Profile: seconds spent in SGEMM calls, for benchmarks. A call made
+** inside an OpenMP parallel region adds its own time. A call made outside
+** one, where OpenBLAS itself uses every thread, adds its time multiplied
+** by omp_get_max_threads(). Dividing the total by the thread count times
+** the wall time therefore estimates the share of the cores' time spent
+** in GEMM.
 ** ------------------------------------------------------------------- */
 
 void kubo_nn_profile_enable(bool on);

@@ -3,7 +3,7 @@
 ** moving average (EMA) of a network's weights.
 **
 ** An optimizer updates the parameter block of one kubo_nn from its
-** gradient block; its own state (Adam's two moments, SGD's momentum)
+** gradient block. Its own state (Adam's two moments, SGD's momentum)
 ** lives in blocks of the same length, allocated once. The network must
 ** outlive the optimizer. Every update is elementwise and every norm is
 ** summed in a fixed order, so a step gives the same bits for any thread
@@ -14,8 +14,8 @@
 **   order "standard": the gradient is clipped (see clip_mode), then
 **     Adam or SGD runs with the learning rate lr * w(t);
 **   order "reference": the gradient is multiplied by w(t), then clipped,
-**     then Adam runs with lr, in the order of the reference score
-**     model's optimiser chain (warm-up, ClipNorm, Adam). Because Adam
+**     then Adam runs with lr. This is the order of CliMAgen.jl's Flux
+**     chain Optimiser(WarmupSchedule, ClipNorm, Adam). Because Adam
 **     normalises the gradient, this warm-up changes little beyond the
 **     eps term.
 ** Clipping to norm clip (0: off) scales a gradient whose Euclidean norm
@@ -76,7 +76,7 @@ void kubo_optim_config_default(kubo_optim_config *cfg, kubo_optim_kind kind);
 /* Creates an optimizer for net's parameters. Fails with KUBO_EINVAL for
 ** a negative or non-finite lr, betas outside [0, 1), eps <= 0, momentum
 ** outside [0, 1), a negative clip or warmup, or nesterov without
-** momentum; with KUBO_ENOMEM if the state cannot be allocated. */
+** momentum. Fails with KUBO_ENOMEM if the state cannot be allocated. */
 kubo_status kubo_optim_new(kubo_optim **out, kubo_nn *net,
                            const kubo_optim_config *cfg);
 void kubo_optim_free(kubo_optim *opt);

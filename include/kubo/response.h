@@ -21,7 +21,9 @@
 ** Two time conventions (kubo_corr_mode):
 **   KUBO_CORR_CIRCULAR: the frames are treated as periodic in time,
 **     C(tau) = (1/T) sum_{t<T} x((t + tau) mod T) y(t), as the reference
-**     experiments compute it with 3-D FFTs;
+**     experiments (Giorgini, Deck, Bischoff and Souza, Phys. Rev. Lett.
+**     133, 267302 (2024), and the authors' FourierCore code) compute it
+**     with 3-D FFTs;
 **   KUBO_CORR_PADDED: zero-padded, so only pairs inside the record
 **     count, C(tau) = (1/(T - tau)) sum_{t<T-tau} x(t + tau) y(t).
 ** Both agree up to O(tau / T) on long records.
@@ -43,8 +45,9 @@
 ** exact score, so its deviation measures the score's quality.
 **
 ** Wavenumbers whose lag-0 power (or |S^(k, 0)|) is below 1e-12 of the
-** largest are left out of a ratio (set to 0), as a pseudo-inverse does:
-** the dynamics never excite them (e.g. Nyquist modes that a grid drops).
+** largest are left out of a ratio (set to 0), as a pseudo-inverse does.
+** Such modes carry no signal, for example the Nyquist modes that a grid
+** with the drop convention sets to zero.
 **
 ** Standard errors are the spread of per-member estimates, std / sqrt(E)
 ** with E the number of members (the sample standard deviation); they
@@ -74,7 +77,7 @@ typedef enum kubo_corr_mode {
 /* ---------------------------------------------------------------------
 ** Correlations of one member (raw arrays; the hot path)
 **
-** A kubo_corr holds the FFTW plans and sizes for one problem: frames T,
+** A kubo_corr contains the FFTW plans and sizes for one problem: frames T,
 ** lags L (1 <= L <= T) and either a grid shape or dense dimensions. It
 ** is not safe to use from several threads at once (it parallelises each
 ** call itself).
@@ -124,10 +127,10 @@ kubo_status kubo_corr_member(kubo_corr *c, const double *x,
                              const double *shift_x, const double *y,
                              const double *shift_y, double *out);
 
-/* Naive reference of kubo_corr_member for tests: the same definition
-** as a direct double loop over sites and times (O(T L M^2) on grids,
-** O(T L dim_x dim_y) dense), with the grid result returned in real
-** space as (lags, M) values of C(D, tau), D in row-major order. */
+/* Computes the same correlation as kubo_corr_member by a direct double
+** loop over sites and times, as a reference for tests: O(T L M^2) on
+** grids, O(T L dim_x dim_y) dense. The grid result is returned in real
+** space, as (lags, M) values of C(D, tau) with D in row-major order. */
 kubo_status kubo_corr_member_naive(const kubo_corr *c, const double *x,
                                    const double *shift_x, const double *y,
                                    const double *shift_y, double *out);
@@ -163,9 +166,11 @@ typedef struct kubo_response {
   int64_t members;                 /* members added (perturbation:
                                    ** member-block realisations) */
   /* Grid: (lags, ...state shape...), the response at each point to an
-  ** impulse at spec.site (perturbation: at the perturbed site). Dense: (lags, d, d), entry [tau, i, j] the
-  ** response of component i to an impulse in component j. Conjugate:
-  ** (lags, ...state shape...), or (lags, d) for a dense state. */
+  ** impulse at spec.site (perturbation: at the perturbed site). Dense:
+  ** (lags, d, d), entry [tau, i, j] the response of component i to an
+  ** impulse in component j. Conjugate: (lags, ...state shape...), or
+  ** (lags, 1) for a scalar state. Perturbation: (lags, ...state
+  ** shape...). */
   kubo_tensor values;
   kubo_tensor std_error;           /* the shape of values; empty if E < 2 */
   /* Score only: the raw lag-0 value S(0), shaped like one lag of values
@@ -192,8 +197,8 @@ void kubo_response_est_free(kubo_response_est *e);
 ** for KUBO_RESPONSE_CONJUGATE; NULL for KUBO_RESPONSE_GAUSSIAN. mean:
 ** Gaussian only, the mean subtracted from x (one value on grids, d
 ** values dense; NULL for none). Fails with KUBO_EINVAL for a missing y,
-** KUBO_ENOMEM, or KUBO_ENUMERIC if x or y holds NaN or Inf (the message
-** names the frame). */
+** KUBO_ENOMEM, or KUBO_ENUMERIC if x or y contains NaN or Inf (the
+** message names the frame). */
 kubo_status kubo_response_est_add(kubo_response_est *e, const double *x,
                                   const double *y, const double *mean);
 

@@ -9,9 +9,17 @@
 **
 ** Layout: one Philox block (four 32-bit words) is produced for counter
 ** (position low, position high, stream low, stream high) under key
-** seed. Each block yields two doubles: uniforms in [0, 1) with 53
-** random bits, or one Box-Muller pair of standard normals. Value i of a
-** fill that starts at position p comes from block p + i / 2.
+** seed. Each block (words w0..w3) yields two doubles: the uniforms
+** U(w0, w1) and U(w2, w3) in [0, 1), where U(hi, lo) is the 53 bits
+** (hi << 21 | lo >> 11) times 2^-53, or the Box-Muller pair
+** r cos(2 pi u2), r sin(2 pi u2) with r = sqrt(-2 ln u1),
+** u1 = 1 - U(w0, w1) in (0, 1] and u2 = U(w2, w3). Value i of a fill
+** that starts at position p comes from block p + i / 2.
+**
+** The logarithm, sine and cosine of the normals are kubo's own
+** polynomials, within about 1e-15 of libm's Box-Muller relative to r
+** (tests/c/test_rng.c measures it), so a normal has the same bits on any
+** x86-64 SIMD level and does not depend on the C library's libm.
 **
 ** A fill of n values advances the position by ceil(n / 2) blocks, so a
 ** fill of odd length leaves the second value of its last block unused.
@@ -45,6 +53,10 @@ void kubo_rng_init(kubo_rng *rng, uint64_t seed, uint64_t stream);
 /* Computes the Philox block at (seed, stream, position). */
 void kubo_philox_block(uint64_t seed, uint64_t stream, uint64_t position,
                        uint32_t out[4]);
+
+/* Computes the two standard normals of one block from its words w, as
+** the normal fills do. */
+void kubo_rng_block_normals(const uint32_t w[4], double z[2]);
 
 /* Returns the stream number of substream k of stream. For a fixed stream
 ** the map is injective in k, so substreams with different k never share a

@@ -39,5 +39,6 @@ kubo._lazy("help", "kubo.help")
 kubo._lazy("params", "kubo.params")
 kubo._lazy("plot", "kubo.plot")
 kubo._lazy("study", "kubo.study")
+kubo._lazy("score", "kubo.score")
 
 return kubo

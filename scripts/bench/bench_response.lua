@@ -1,15 +1,17 @@
 -- Times kubo's Gaussian and score response estimators on one trajectory
--- of 32x32 fields: frames per second of the whole estimate (correlations
--- through spatial and temporal FFTs, the per-wavenumber ratio and the
--- transform back), best of 3 runs of wall-clock time (kubo.clock).
+-- of 32x32 fields. The figure is frames per second of the whole estimate:
+-- correlations through spatial and temporal FFTs, the per-wavenumber
+-- ratio and the transform back. Each case takes the best of 3 runs of
+-- wall-clock time (kubo.clock).
 --
 --   kubo scripts/bench/bench_response.lua [frames [lags]]
 --
 -- Defaults: 100000 frames, 100 lags. The data are white noise: the cost
 -- does not depend on the values. The score is s(x) = -x, called in
 -- batches of 10000 frames, so that the figure is the estimator's cost and
--- not a network's. Memory: about 7 x 8 bytes x frames x 1024 for the
--- score estimator (about 6 GB at 100000 frames).
+-- not a network's. Memory: about 4.5 x 8 bytes x frames x 1024 for the
+-- score estimator (an estimate: the data, the score and two spectra;
+-- about 4 GB at 100000 frames).
 local kubo = require "kubo"
 
 local frames = tonumber(arg[1]) or 100000

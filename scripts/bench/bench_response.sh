@@ -6,10 +6,9 @@
 #   scripts/bench/bench_response.sh [build-dir [frames [lags]]]
 #
 # build-dir defaults to build. Runs on one thread (OMP_NUM_THREADS=1),
-# as NumPy's FFT does; set OMP_NUM_THREADS to override. Needs about 6 GB
-# of memory at 100000 frames (kubo's score estimate holds the data, a
-# copy, the score and two spectra); pass fewer frames on a smaller
-# machine.
+# as NumPy's FFT does; set OMP_NUM_THREADS to override. The default run
+# peaked at 5.0 GB of resident memory (/usr/bin/time -v); pass fewer
+# frames on a smaller machine.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)

@@ -173,5 +173,6 @@ void kb_open_h5(lua_State *L);
 void kb_open_response(lua_State *L);
 void kb_open_nn(lua_State *L);
 void kb_open_optim(lua_State *L);
+void kb_open_score(lua_State *L);       /* after kb_open_nn, models */
 
 #endif

@@ -31,7 +31,7 @@ static int l_threads(lua_State *L) {
     int64_t n = kb_check_int(L, 1, "number of threads");
     if (n < 1 || n > 4096)
       return luaL_argerror(L, 1, lua_pushfstring(L, "number of threads must "
-                           "be between 1 and 4096 (got %d)", (int)n));
+                           "be between 1 and 4096 (got %I)", (lua_Integer)n));
     omp_set_num_threads((int)n);
   }
   lua_pushinteger(L, omp_get_max_threads());
@@ -85,9 +85,11 @@ int luaopen_kubo_core(lua_State *L) {
   kb_open_h5(L);
   kb_open_grid(L);
   kb_open_models(L);
+  kb_open_integrator(L);
   kb_open_response(L);
   kb_open_nn(L);
   kb_open_optim(L);
+  kb_open_score(L);
   /* Each module adds its opener call here, in dependency order. */
   return 1;
 }

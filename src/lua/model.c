@@ -2,10 +2,11 @@
 ** model.c: kubo.models (ou, allen_cahn, navier_stokes, double_well,
 ** linear, sde) and the kubo.Model class.
 **
-** A kubo.Model userdata holds the engine model, the grid it lives on (as
-** its first user value, so the grid outlives it) and, for kubo.models.sde,
-** registry references to the Lua drift function and to the two tensors
-** through which the engine passes states to it.
+** A kubo.Model userdata contains the engine model and keeps the grid it
+** lives on as its first user value, so the grid outlives it. A model from
+** kubo.models.sde also keeps registry references to its Lua drift
+** function and to the two tensors through which the engine passes states
+** to it.
 */
 #include <math.h>
 #include <string.h>
@@ -209,9 +210,9 @@ static void check_array(lua_State *L, int idx, const char *fname,
     if (nested) {
       if (!lua_istable(L, -1) || (int64_t)luaL_len(L, -1) != cols) {
         kubo_tensor_release(out);
-        luaL_error(L, "%s: %s must have rows of %lld numbers (row %lld "
-                   "differs)", fname, key, (long long)cols,
-                   (long long)i + 1);
+        luaL_error(L, "%s: %s must have rows of %I numbers (row %I "
+                   "differs)", fname, key, (lua_Integer)cols,
+                   (lua_Integer)i + 1);
       }
       for (int64_t j = 0; j < cols; j++) {
         lua_rawgeti(L, -1, (lua_Integer)j + 1);
@@ -220,8 +221,8 @@ static void check_array(lua_State *L, int idx, const char *fname,
         lua_pop(L, 1);
         if (!ok) {
           kubo_tensor_release(out);
-          luaL_error(L, "%s: %s[%lld][%lld] must be a number", fname, key,
-                     (long long)i + 1, (long long)j + 1);
+          luaL_error(L, "%s: %s[%I][%I] must be a number", fname, key,
+                     (lua_Integer)i + 1, (lua_Integer)j + 1);
         }
       }
     } else {
@@ -229,8 +230,8 @@ static void check_array(lua_State *L, int idx, const char *fname,
       data[i] = lua_tonumber(L, -1);
       if (!ok) {
         kubo_tensor_release(out);
-        luaL_error(L, "%s: %s[%lld] must be a number", fname, key,
-                   (long long)i + 1);
+        luaL_error(L, "%s: %s[%I] must be a number", fname, key,
+                   (lua_Integer)i + 1);
       }
     }
     lua_pop(L, 1);
@@ -253,8 +254,8 @@ static void set_array(lua_State *L, model_box *b, int idx, const char *fname,
 
 
 /* Pushes a new kubo.Model with an engine model of the given kind. opts is
-** the options table; a grid kind takes its grid option or a new 32 x 32
-** zero_k grid (made by the kubo.grid constructor, upvalue 1). */
+** the options table. A grid kind takes its grid option, or else a new
+** 32 x 32 zero_k grid made by the kubo.grid constructor (upvalue 1). */
 static model_box *new_model(lua_State *L, int opts, const char *kind,
                             int grid_kind) {
   kubo_grid *grid = NULL;
@@ -682,9 +683,9 @@ static const kb_reg model_methods[] = {
    "m:hidden_size() -> hidden values per member (navier_stokes: the "
    "forcing phases, one per forced mode), 0 for other models"},
   {"default_dt", m_default_dt,
-   "m:default_dt() -> the reference time step (1/nx for ou and "
-   "allen_cahn, 1/(4 nx) for navier_stokes, 0.01 for double_well), or "
-   "nil"},
+   "m:default_dt() -> the reference time step (1/32 for ou and "
+   "allen_cahn, 1/(4 nx) for navier_stokes on 32 x 32 and smaller where "
+   "the hyperviscosity needs it, 0.01 for double_well), or nil"},
   {"has_score", m_has_score,
    "m:has_score() -> true if m:score works for this model"},
   {"forced_modes", m_forced_modes,
@@ -704,7 +705,7 @@ static const kb_reg model_functions[] = {
    "Sigma^(1/2) dW, Sigma = (1 - lap)^-1, integrated as the Allen-Cahn "
    "model with the reaction -lambda_c u, lambda_c = lambda / eps2 (10). "
    "grid defaults to 32 x 32 with nyquist = \"zero_k\"; dt defaults to "
-   "1/nx."},
+   "1/32."},
   {"allen_cahn", l_allen_cahn,
    "kubo.models.allen_cahn{grid = g, alpha = 16, kappa = 2.5e-4, "
    "advection = 0.02, eps2 = 0.004} -> Model: du = [kappa lap u - U "
@@ -713,7 +714,7 @@ static const kb_reg model_functions[] = {
    "DFT(u)], S_k = eps2/(1 + |k|^2), lambda_c = alpha / eps2 (4000). "
    "Noise per unit time: Re IDFT[N^2 sqrt(S_k) (a_k + i b_k)]. The "
    "default initial state is white noise filtered by S_k and divided by "
-   "its maximum over the whole ensemble, twice."},
+   "its maximum over the whole ensemble, twice. dt defaults to 1/32."},
   {"navier_stokes", l_navier_stokes,
    "kubo.models.navier_stokes{grid = g, nu = 1e-5, nu_h = 1e-2, "
    "advection = pi, mean_damping = 1, forcing = {amplitude = 18.75, "
@@ -728,7 +729,9 @@ static const kb_reg model_functions[] = {
    "advanced inside the RK4 stages. amplitude and kmax2 default to "
    "300 (nx/128)^2 and 2 ((nx/2 - 1)/2)^2; forcing = false turns the "
    "random forcing off; steady adds a fixed (ny, nx) field. dt defaults "
-   "to 1/(4 nx); the default state is sin(3x) sin(3y)."},
+   "to 1/(4 nx), halved until the hyperviscosity is stable for RK4 "
+   "(1/128 on 32 x 32, 1/8192 on 256 x 256); the default state is "
+   "sin(3x) sin(3y)."},
   {"double_well", l_double_well,
    "kubo.models.double_well{eps = 0.4, dim = 1} -> Model: dx = (x - x^3) "
    "dt + eps sqrt(2) dW per component; score -(x^3 - x)/eps^2; dt "

@@ -63,8 +63,6 @@ void kb_nn_check_options(lua_State *L, int idx, const char *fname,
       const char *key = lua_tostring(L, -1);
       for (int i = 0; valid[i] != NULL && !known; i++)
         known = strcmp(key, valid[i]) == 0;
-    } else if (lua_isinteger(L, -1)) {
-      known = valid[0] != NULL && strcmp(valid[0], "[1]") == 0;
     }
     if (!known) {
       luaL_Buffer b;
@@ -434,6 +432,7 @@ static int l_unet(lua_State *L) {
   }
   luaL_checktype(L, 1, LUA_TTABLE);
   kb_nn_check_options(L, 1, f, valid);
+
   kubo_nn_unet_config_default(&cfg);
   n = opt_int_list(L, 1, f, "channels", cfg.channels, KUBO_NN_MAX_LEVELS);
   if (n > 0) cfg.nlevels = n;
@@ -454,6 +453,7 @@ static int l_unet(lua_State *L) {
   cfg.groups = kb_nn_opt_int(L, 1, f, "groups", cfg.groups, 1, 1 << 16);
   cfg.sigma_min = kb_nn_opt_number(L, 1, f, "sigma_min", 0);
   cfg.sigma_max = kb_nn_opt_number(L, 1, f, "sigma_max", 0);
+
   m = new_module(L);
   KB_TRY(L, kubo_nn_unet(&net, &cfg, opt_seed(L, 1, f)));
   push_module(L, m, net);
@@ -752,7 +752,9 @@ static const kb_reg module_methods[] = {
    "net:zero_grad() sets every parameter gradient to zero; returns net"},
   {"parameters", m_parameters,
    "params, grads = net:parameters() -> 1-D float32 views of the "
-   "contiguous parameter and gradient blocks (writes go to the network)"},
+   "contiguous parameter and gradient blocks (writes go to the network). "
+   "Views taken before the layer joins nn.sequential keep the old block: "
+   "take them again afterwards."},
   {"named_parameters", m_named_parameters,
    "net:named_parameters() -> list of {name = ..., value = view, grad = "
    "view}, one per parameter array, in block order"},
@@ -832,7 +834,8 @@ static const kb_reg nn_functions[] = {
    "mean_bypass = false, scale_mean_bypass = false, shift_input = false, "
    "shift_output = false, gnorm = false, groups_first = 4, groups = 32, "
    "sigma_min, sigma_max, seed} -> Module: the noise-conditional U-Net "
-   "of the reference score model (defaults: its configuration). "
+   "of CliMAgen.jl's score model (defaults: its configuration, with "
+   "circular padding). "
    "forward(x, sigma) with x (batch, in_channels, H, W), H and W "
    "multiples of 2^(levels - 1); the output has x's shape and is "
    "epsilon-like (score = output / sigma). The embedding receives "

@@ -8,8 +8,8 @@
 #include "kb.h"
 #include "kubo/optim.h"
 
-/* Userdata: the engine object. User value 1 is the network's Module (kept
-** alive while the optimizer lives); user value 2 of an optimizer is the
+/* Userdata holding the engine object. User value 1 is the network's
+** Module, which it keeps alive. User value 2 of an optimizer is the
 ** learning-rate schedule function, or nil. */
 typedef struct kb_optim {
   kubo_optim *opt;
@@ -119,6 +119,7 @@ static int l_adam(lua_State *L) {
   net = opt_net(L, f);
   net_idx = lua_gettop(L);
   fn_idx = opt_lr(L, f, &cfg);
+
   if (lua_getfield(L, 1, "betas") != LUA_TNIL) {
     if (!lua_istable(L, -1) || luaL_len(L, -1) != 2)
       return luaL_error(L, "optim.adam: betas must be a pair {beta1, "
@@ -133,6 +134,7 @@ static int l_adam(lua_State *L) {
   cfg.eps = kb_nn_opt_number(L, 1, f, "eps", cfg.eps);
   cfg.clip = kb_nn_opt_number(L, 1, f, "clip", 0);
   cfg.warmup = kb_nn_opt_int(L, 1, f, "warmup", 0, 0, 1 << 30);
+
   if (lua_getfield(L, 1, "order") != LUA_TNIL) {
     order = lua_tostring(L, -1);
     if (order != NULL && strcmp(order, "reference") == 0)
@@ -143,7 +145,7 @@ static int l_adam(lua_State *L) {
                         luaL_tolstring(L, -1, NULL));
   }
   lua_pop(L, 1);
-  /* the reference chain clips per array (Flux's ClipNorm) */
+  /* CliMAgen.jl's chain clips per array (Flux's ClipNorm) */
   cfg.clip_mode = opt_clip_mode(L, f, cfg.order == KUBO_ORDER_REFERENCE ?
                                 KUBO_CLIP_ARRAY : KUBO_CLIP_GLOBAL);
   return push_optim(L, net, &cfg, net_idx, fn_idx);
@@ -234,6 +236,7 @@ static int o_config(lua_State *L) {
   lua_setfield(L, -2, "kind");
   lua_pushnumber(L, c->lr);
   lua_setfield(L, -2, "lr");
+
   if (c->kind == KUBO_OPTIM_ADAM) {
     lua_createtable(L, 2, 0);
     lua_pushnumber(L, c->beta1);
@@ -252,6 +255,7 @@ static int o_config(lua_State *L) {
     lua_pushboolean(L, c->nesterov);
     lua_setfield(L, -2, "nesterov");
   }
+
   lua_pushnumber(L, c->clip);
   lua_setfield(L, -2, "clip");
   lua_pushstring(L, c->clip_mode == KUBO_CLIP_ARRAY ? "array" : "global");
@@ -449,8 +453,8 @@ static const kb_reg optim_functions[] = {
    "(\"global\") or per parameter array (\"array\"). warmup = n "
    "multiplies the rate by min(step / n, 1). order = \"reference\" "
    "instead multiplies the gradient by that factor before clipping "
-   "(per array by default) and Adam, as the reference score model's "
-   "optimiser chain does."},
+   "(per array by default) and Adam, in the order of CliMAgen.jl's Flux "
+   "chain (WarmupSchedule, ClipNorm, Adam)."},
   {"sgd", l_sgd,
    "optim.sgd{net = net, lr = 1e-3, momentum = 0, nesterov = false, clip "
    "= 0, clip_mode = \"global\", warmup = 0} -> Optimizer: SGD with "

@@ -4,8 +4,8 @@
 ** kubo.Response class of their results.
 **
 ** A Response is a Lua table with the fields values, stderr, kind, grid,
-** site, members, dt and (score) stein, whose metatable kubo.Response
-** holds the methods at, lags and save. Sites and indices are 1-based
+** site, members, dt and (score) stein. Its metatable kubo.Response
+** contains the methods at, lags and save. Sites and indices are 1-based
 ** here and 0-based in the engine.
 */
 #include <math.h>
@@ -14,14 +14,17 @@
 #include "kb.h"
 #include "kubo/grid.h"
 #include "kubo/h5.h"
+#include "kubo/integrator.h"
+#include "kubo/model.h"
 #include "kubo/response.h"
 
 #define KB_RESPONSE "kubo.Response"
 #define KB_RESPONSE_GUARD "kubo.response.guard"
 
-/* Values of a dense estimate above which a grid is the better choice:
-** (lags, d, d) doubles of 2 GiB. */
-#define DENSE_MAX_VALUES ((int64_t)1 << 28)
+/* Largest dense estimate, lags * d * d values (256 MiB of doubles). The
+** estimator keeps six arrays of that size, so fields on a periodic grid
+** should pass grid = g instead. */
+#define DENSE_MAX_VALUES ((int64_t)1 << 25)
 
 
 /* ---------------------------------------------------------------------
@@ -186,7 +189,11 @@ static void open_data(lua_State *L, const char *fname, guard *g) {
     const char *path, *name;
     lua_getfield(L, -1, "file");
     path = lua_tostring(L, -1);
-    lua_getfield(L, -2, "name");
+    /* sim:run{file = ...} returns {file =, dataset =, frames =} */
+    if (lua_getfield(L, -2, "name") == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_getfield(L, -2, "dataset");
+    }
     name = lua_tostring(L, -1);
     if (path == NULL || name == NULL)
       luaL_error(L, "%s: option 'data' must be a tensor (frames, members, "
@@ -205,8 +212,9 @@ static void open_data(lua_State *L, const char *fname, guard *g) {
 
 /* Fills the parts of spec that the estimators share: frames, lags,
 ** state shape, grid, site and mode. */
-static void read_common(lua_State *L, const char *fname, guard *g,
-                        kubo_response_spec *spec) {
+static int read_common(lua_State *L, const char *fname, guard *g,
+                       kubo_response_spec *spec, int64_t *site) {
+  int has_site;
   int64_t frames = kubo_traj_frames(g->traj);
   memset(spec, 0, sizeof *spec);
   spec->frames = frames;
@@ -234,23 +242,26 @@ static void read_common(lua_State *L, const char *fname, guard *g,
   }
   lua_pop(L, 1);
 
+  /* site: the impulse of a grid estimate, or the column kept of a dense
+  ** one (all columns without it) */
+  for (int a = 0; a < KUBO_MAX_DIM; a++) site[a] = 0;
   lua_getfield(L, 1, "site");
-  if (!lua_isnil(L, -1)) {
-    if (!spec->grid)
-      luaL_error(L, "%s: option 'site' needs a grid (dense estimates "
-                 "hold every impulse site)", fname);
-    check_site(L, -1, fname, "site", spec->ndim, spec->shape, spec->site);
-  }
+  has_site = !lua_isnil(L, -1);
+  if (has_site)
+    check_site(L, -1, fname, "site", spec->ndim, spec->shape, site);
   lua_pop(L, 1);
+  if (spec->grid)
+    for (int a = 0; a < spec->ndim; a++) spec->site[a] = site[a];
 
   if (!spec->grid) {
     int64_t d = kubo_traj_state_size(g->traj);
     if (spec->lags * d * d > DENSE_MAX_VALUES)
-      luaL_error(L, "%s: a dense estimate of %d values per state would "
-                 "need %d x %d x %d numbers; pass grid = g for fields on a "
-                 "periodic grid", fname, (int)d, (int)spec->lags, (int)d,
-                 (int)d);
+      luaL_error(L, "%s: a dense estimate of %d values per state needs "
+                 "%d x %d x %d numbers, above the limit of 2^25; pass "
+                 "grid = g for fields on a periodic grid, or fewer lags",
+                 fname, (int)d, (int)spec->lags, (int)d, (int)d);
   }
+  return has_site;
 }
 
 
@@ -396,6 +407,25 @@ static kubo_status response_attrs(lua_State *L, kubo_h5_attrs *attrs) {
       status = kubo_h5_attrs_add_ints(attrs, "site", 1, &n, site);
   }
   lua_pop(L, 4);
+
+  /* flags as 0/1 integers, and the Stein summary of a score estimate */
+  for (int i = 0; i < 2 && status == KUBO_OK; i++) {
+    const char *flag = i == 0 ? "circular" : "normalized";
+    if (lua_getfield(L, 1, flag) == LUA_TBOOLEAN)
+      status = kubo_h5_attrs_add_int(attrs, flag, lua_toboolean(L, -1));
+    lua_pop(L, 1);
+  }
+  if (status == KUBO_OK && lua_getfield(L, 1, "stein") == LUA_TTABLE) {
+    lua_getfield(L, -1, "diagonal");
+    lua_getfield(L, -2, "deviation");
+    status = kubo_h5_attrs_add_float(attrs, "stein_diagonal",
+                                     lua_tonumber(L, -2));
+    if (status == KUBO_OK)
+      status = kubo_h5_attrs_add_float(attrs, "stein_deviation",
+                                       lua_tonumber(L, -1));
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
   return status;
 }
 
@@ -599,17 +629,58 @@ static int opt_callable(lua_State *L, const char *fname, const char *key,
 ** Estimators
 ** ------------------------------------------------------------------- */
 
+/* Replaces t (lags, d, d) by its column j, (lags, ...state shape...):
+** the response of every component to an impulse in component j. */
+static kubo_status dense_column(kubo_tensor *t, int64_t j,
+                                const kubo_response_spec *spec) {
+  kubo_tensor column = {0}, copy = {0}, shaped = {0};
+  int64_t shape[KUBO_MAX_DIM];
+  kubo_status status;
+
+  if (kubo_tensor_is_empty(t)) return KUBO_OK;
+  status = kubo_tensor_select(&column, t, 2, j);
+  if (status == KUBO_OK) status = kubo_tensor_clone(&copy, &column, -1);
+  shape[0] = t->shape[0];
+  shape[1] = 1;
+  for (int a = 0; a < spec->ndim; a++) shape[a + 1] = spec->shape[a];
+  if (status == KUBO_OK)
+    status = kubo_tensor_reshape(&shaped, &copy,
+                                 spec->ndim > 0 ? spec->ndim + 1 : 2,
+                                 shape);
+  kubo_tensor_release(&column);
+  kubo_tensor_release(&copy);
+  if (status != KUBO_OK) return status;
+  kubo_tensor_release(t);
+  *t = shaped;
+  return KUBO_OK;
+}
+
+
+/* Runs the estimator and pushes the Response. A dense estimate with a
+** site keeps only the column of that impulse. */
 static int finish_run(lua_State *L, guard *g, kubo_response_spec *spec,
-                      series_ctx *ctx, double dt) {
+                      series_ctx *ctx, double dt, int has_site,
+                      const int64_t *site) {
   kubo_status status = kubo_response_run(g->traj, spec,
                                          ctx ? member_series : NULL, ctx,
                                          &g->response);
+  int dense = !spec->grid && spec->kind != KUBO_RESPONSE_CONJUGATE;
   if (status != KUBO_OK) return kb_raise(L);
+  if (dense && has_site) {
+    int64_t j = 0;
+    for (int a = 0; a < spec->ndim; a++)
+      j = j * spec->shape[a] + site[a];
+    status = dense_column(&g->response.values, j, spec);
+    if (status == KUBO_OK)
+      status = dense_column(&g->response.std_error, j, spec);
+    if (status != KUBO_OK) return kb_raise(L);
+  }
   push_response(L, &g->response, dt, spec->ndim,
-                spec->grid ? spec->site : NULL,
+                spec->grid || has_site ? site : NULL,
                 spec->mode == KUBO_CORR_CIRCULAR, spec->normalize);
   return 1;
 }
+
 
 
 static int l_gaussian(lua_State *L) {
@@ -617,6 +688,8 @@ static int l_gaussian(lua_State *L) {
                                         "site", "dt", NULL};
   const char *fname = "response.gaussian";
   kubo_response_spec spec;
+  int64_t site[KUBO_MAX_DIM];
+  int with_site;
   guard *g;
   double dt;
 
@@ -624,10 +697,10 @@ static int l_gaussian(lua_State *L) {
   check_keys(L, 1, fname, allowed);
   g = push_guard(L);
   open_data(L, fname, g);
-  read_common(L, fname, g, &spec);
+  with_site = read_common(L, fname, g, &spec, site);
   spec.kind = KUBO_RESPONSE_GAUSSIAN;
   dt = opt_number(L, 1, fname, "dt", 1.0, 0);
-  return finish_run(L, g, &spec, NULL, dt);
+  return finish_run(L, g, &spec, NULL, dt, with_site, site);
 }
 
 
@@ -648,6 +721,8 @@ static int l_score(lua_State *L) {
                                         "normalize", "batch", NULL};
   const char *fname = "response.score";
   kubo_response_spec spec;
+  int64_t site[KUBO_MAX_DIM];
+  int with_site;
   series_ctx ctx;
   guard *g;
   double dt;
@@ -656,13 +731,13 @@ static int l_score(lua_State *L) {
   check_keys(L, 1, fname, allowed);
   g = push_guard(L);
   open_data(L, fname, g);
-  read_common(L, fname, g, &spec);
+  with_site = read_common(L, fname, g, &spec, site);
   spec.kind = KUBO_RESPONSE_SCORE;
   spec.normalize = opt_bool(L, 1, fname, "normalize", 0);
   dt = opt_number(L, 1, fname, "dt", 1.0, 0);
   init_ctx(L, fname, g, &ctx);
   ctx.score = opt_callable(L, fname, "score", 1, 0);
-  return finish_run(L, g, &spec, &ctx, dt);
+  return finish_run(L, g, &spec, &ctx, dt, with_site, site);
 }
 
 
@@ -673,6 +748,8 @@ static int l_conjugate(lua_State *L) {
                                         NULL};
   const char *fname = "response.conjugate";
   kubo_response_spec spec;
+  int64_t site[KUBO_MAX_DIM];
+  int with_site;
   series_ctx ctx;
   guard *g;
   double dt;
@@ -681,7 +758,7 @@ static int l_conjugate(lua_State *L) {
   check_keys(L, 1, fname, allowed);
   g = push_guard(L);
   open_data(L, fname, g);
-  read_common(L, fname, g, &spec);
+  with_site = read_common(L, fname, g, &spec, site);
   spec.kind = KUBO_RESPONSE_CONJUGATE;
   dt = opt_number(L, 1, fname, "dt", 1.0, 0);
   init_ctx(L, fname, g, &ctx);
@@ -695,7 +772,49 @@ static int l_conjugate(lua_State *L) {
     ctx.score = opt_callable(L, fname, "score", 1, 0);
     ctx.divergence = opt_callable(L, fname, "divergence", 0, 1);
   }
-  return finish_run(L, g, &spec, &ctx, dt);
+  return finish_run(L, g, &spec, &ctx, dt, with_site, site);
+}
+
+
+static int l_perturbation(lua_State *L) {
+  static const char *const allowed[] = {"integrator", "site", "delta",
+                                        "lags", "every", "resets", NULL};
+  const char *fname = "response.perturbation";
+  kubo_perturbation_spec p;
+  kubo_sim *sim;
+  int64_t shape[KUBO_MAX_DIM], site[KUBO_MAX_DIM];
+  int ndim;
+  guard *g;
+
+  luaL_checktype(L, 1, LUA_TTABLE);
+  check_keys(L, 1, fname, allowed);
+  lua_getfield(L, 1, "integrator");
+  if (luaL_testudata(L, -1, KB_INTEGRATOR) == NULL)
+    return luaL_error(L, "%s: option 'integrator' must be a "
+                      "kubo.Integrator (got %s)", fname,
+                      luaL_typename(L, -1));
+  sim = kb_integrator_check(L, lua_gettop(L));
+  ndim = kubo_model_state_shape(kubo_sim_model(sim), shape);
+
+  memset(&p, 0, sizeof p);
+  for (int a = 0; a < KUBO_MAX_DIM; a++) site[a] = 0;
+  lua_getfield(L, 1, "site");
+  if (!lua_isnil(L, -1))
+    check_site(L, -1, fname, "site", ndim, shape, site);
+  lua_pop(L, 1);
+  for (int a = 0; a < ndim; a++) p.index = p.index * shape[a] + site[a];
+  p.delta = opt_number(L, 1, fname, "delta", 0.0, 1);
+  p.lags = opt_int(L, 1, fname, "lags", 0, 1);
+  p.every = opt_int(L, 1, fname, "every", 1, 1);
+  p.resets = opt_int(L, 1, fname, "resets", 1, 1);
+
+  g = push_guard(L);
+  if (kubo_response_perturbation(sim, &p, &g->response) != KUBO_OK)
+    return kb_raise(L);
+  push_response(L, &g->response,
+                (double)p.every * kubo_sim_get_options(sim)->dt, ndim,
+                site, -1, 0);
+  return 1;
 }
 
 
@@ -839,7 +958,8 @@ static const kb_reg response_methods[] = {
    "time between frames or samples)"},
   {"save", r_save,
    "R:save(file, [name]) writes R.values as HDF5 dataset name (default "
-   "\"response\") with attributes kind, dt, members and site, and "
+   "\"response\") with attributes kind, dt, members, site, circular, "
+   "normalized and (score) stein_diagonal and stein_deviation, and "
    "R.stderr as name_stderr; returns true, or nil and a message if the "
    "file cannot be written"},
   {"__tostring", r_tostring, NULL},
@@ -853,13 +973,16 @@ static const kb_reg response_functions[] = {
    "true], [site = {1, 1}], [dt = 1]} -> Response: R(tau) = C(tau) "
    "C(0)^-1 of the data minus its mean. data is a tensor (frames, "
    "members, ...state shape...) or {file = f, name = n} of an HDF5 "
-   "dataset, read member by member. With grid = g the state is a "
+   "dataset ({file =, dataset =} as sim:run returns it also works), "
+   "read member by member. With grid = g the state is a "
    "periodic field of g's shape: correlations are translation averaged "
    "through FFTs, the global mean is subtracted, the ratio is taken per "
    "wavenumber, and R.values[lag, ...] is the response to an impulse at "
    "site. Without grid, R.values[lag, i, j] is the dense response of "
    "component i to an impulse in j (the per-component mean subtracted, "
-   "a LAPACK solve). circular = false uses zero-padded (non-circular) "
+   "a LAPACK solve); with site = {j}, only that impulse's column, "
+   "R.values[lag, ...state shape...], as from response.perturbation. "
+   "circular = false uses zero-padded (non-circular) "
    "correlations. R.stderr: spread of per-member estimates over sqrt("
    "members)."},
   {"score", l_score,
@@ -884,6 +1007,18 @@ static const kb_reg response_functions[] = {
    "returns a tensor shaped like x; divergence is a function of x "
    "returning (frames) values or a constant number (default 0). "
    "R.values has the shape (lags, ...state shape...)."},
+  {"perturbation", l_perturbation,
+   "response.perturbation{integrator = sim, site = {j, i}, delta = d, "
+   "lags = L, [every = 1], [resets = 1]} -> Response: the dynamical "
+   "response to an impulse of size delta at site (1-based, in the "
+   "model's state shape). A control and a perturbed copy of sim's "
+   "ensemble share their noise. The run has `resets` blocks of lags * "
+   "every steps, and each block restarts the perturbed copy from the "
+   "control plus the impulse. (perturbed - control) / delta is recorded "
+   "every `every` steps. R.values[lag, ...state shape...] is the mean "
+   "over the members * resets realisations and R.stderr their standard "
+   "deviation over sqrt(n); R.dt = every * sim's dt. sim itself is not "
+   "advanced."},
   {"error", l_error,
    "response.error(R, Rref, [{lags = L, sites = {{1, 1}, ...}}]) -> "
    "{l2 = ..., rms = tensor, max = tensor}: l2 is the plain 2-norm over "

@@ -343,8 +343,8 @@ static int t_size(lua_State *L) {
   if (lua_isnoneornil(L, 2)) return t_shape(L);
   d = kb_check_int(L, 2, "dimension");
   if (d < 1 || d > t->ndim)
-    return luaL_argerror(L, 2, lua_pushfstring(L, "dimension %d out of "
-                         "range 1..%d", (int)d, t->ndim));
+    return luaL_argerror(L, 2, lua_pushfstring(L, "dimension %I out of "
+                         "range 1..%d", (lua_Integer)d, t->ndim));
   lua_pushinteger(L, (lua_Integer)t->shape[d - 1]);
   return 1;
 }

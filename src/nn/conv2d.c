@@ -5,8 +5,8 @@
 ** The fast path groups samples into chunks and writes each chunk's input
 ** patches as a column matrix cols (K, N) with K = Ci * k * k rows (in the
 ** weight's (ci, ky, kx) order) and N = samples * Ho * Wo columns. Then
-** out (Co, N) = weight (Co, K) cols (K, N) is one SGEMM. A chunk holds
-** enough samples that N reaches about 256, so that the small feature
+** out (Co, N) = weight (Co, K) cols (K, N) is one SGEMM. A chunk has
+** enough samples for N to reach about 256, so that the small feature
 ** maps deep in a U-Net still give GEMMs of a useful width.
 **
 ** Chunks run in parallel with OpenMP when there are at least as many
@@ -30,6 +30,10 @@
 #define TARGET_COLUMNS 256
 /* Largest number of partial weight-gradient sums in backward. */
 #define MAX_SLOTS 32
+
+/* Longest padded row (in floats) that the row kernels keep on the
+** stack: (Wo - 1) * stride + kernel. Wider rows fail in make_plan. */
+#define ROW_MAX 4096
 
 typedef struct conv_plan {
   int ho, wo;          /* output size */
@@ -98,6 +102,10 @@ static kubo_status make_plan(const kubo_conv2d_geometry *g, conv_plan *p) {
               p->chunk == 1;
   p->nthreads = omp_get_max_threads();
   p->parallel = p->nthreads > 1 && p->nchunks >= p->nthreads;
+  if ((p->wo - 1) * g->stride + g->kernel > ROW_MAX)
+    return kubo_error_set(KUBO_EINVAL, "conv2d: output rows of %d columns "
+                          "at stride %d exceed the supported padded width "
+                          "of %d", p->wo, g->stride, ROW_MAX);
   if (p->K > (1 << 30) || p->chunk * p->hwo > (1 << 30))
     return kubo_error_set(KUBO_EINVAL, "conv2d: %lld input channels at "
                           "%dx%d give a column matrix too large for SGEMM",
@@ -106,126 +114,107 @@ static kubo_status make_plan(const kubo_conv2d_geometry *g, conv_plan *p) {
 }
 
 
-/* The output columns [lo, hi) of a row whose input index ox * stride +
-** shift lies inside [0, win); outside it the input wraps or is zero.
-** It depends on the kernel column only, so callers compute it once per
-** kernel column, not per row. */
-static void valid_range(int wo, int stride, int shift, int win, int *lo,
-                        int *hi) {
-  int a = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-  int b = win - shift <= 0 ? 0 : (win - shift + stride - 1) / stride;
-  if (a > wo) a = wo;
-  if (b > wo) b = wo;
-  if (b < a) b = a;
-  *lo = a;
-  *hi = b;
-}
+/* The row kernels copy rows of 4 to 32 floats, where a call to memcpy
+** costs more than the copy: keep GCC from turning their loops into
+** calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define ROW_KERNEL __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define ROW_KERNEL
+#endif
 
 
-/* The input index of an edge column (outside the valid range), or -1
-** for a zero. */
-static inline int edge_index(int ox, int stride, int shift, int win, int up,
-                             bool periodic) {
-  int ix = ox * stride + shift;
-  if (!periodic) return -1;
-  ix = ix < 0 ? ix + win : ix - win;
-  return ix >> up;
-}
-
-
-/* Fills one output row of the column matrix: dst[o] = src[(o * stride +
-** shift) >> up], wrapping around (periodic) or reading zeros outside
-** [0, win). */
-static inline void gather_row(float *dst, const float *src, int wo,
-                              int stride, int shift, int win, int up,
-                              bool periodic, int lo, int hi) {
-  for (int ox = 0; ox < lo; ox++) {
-    int ix = edge_index(ox, stride, shift, win, up, periodic);
-    dst[ox] = ix < 0 ? 0.0f : src[ix];
-  }
-  if (stride == 1 && up == 0) {
-    if (hi > lo) memcpy(dst + lo, src + lo + shift, (size_t)(hi - lo) *
-                        sizeof(float));
-  } else if (stride == 1) {
-    /* upsampled input: each input column fills two output columns */
-    int ox = lo;
-    if (ox < hi && ((ox + shift) & 1)) {
-      dst[ox] = src[(ox + shift) >> 1];
-      ox++;
-    }
-    for (; ox + 1 < hi; ox += 2)
-      dst[ox] = dst[ox + 1] = src[(ox + shift) >> 1];
-    if (ox < hi) dst[ox] = src[(ox + shift) >> 1];
+/* Fills row[j], j < len, with the padded (and, if up, upsampled) input
+** row src at column j - pad: wrapped around or zero outside [0, win). */
+ROW_KERNEL
+static void pad_row(float *row, const float *src, int len, int pad, int win,
+                    int up, bool periodic) {
+  int lo = pad < len ? pad : len;            /* first column inside */
+  int hi = pad + win < len ? pad + win : len;
+  for (int j = 0; j < lo; j++)
+    row[j] = periodic ? src[(j - pad + win) >> up] : 0.0f;
+  if (up == 0) {
+    const float *s = src - pad;
+    for (int j = lo; j < hi; j++) row[j] = s[j];
   } else {
-    for (int ox = lo; ox < hi; ox++)
-      dst[ox] = src[(ox * stride + shift) >> up];
+    for (int j = lo; j + 1 < hi; j += 2)
+      row[j] = row[j + 1] = src[(j - pad) >> 1];
+    if ((hi - lo) % 2) row[hi - 1] = src[(hi - 1 - pad) >> 1];
   }
-  for (int ox = hi; ox < wo; ox++) {
-    int ix = edge_index(ox, stride, shift, win, up, periodic);
-    dst[ox] = ix < 0 ? 0.0f : src[ix];
-  }
+  for (int j = hi; j < len; j++)
+    row[j] = periodic ? src[(j - pad - win) >> up] : 0.0f;
 }
 
 
-/* The transpose of gather_row: src[(o * stride + shift) >> up] += dst[o]. */
-static inline void scatter_row(float *src, const float *dst, int wo,
-                               int stride, int shift, int win, int up,
-                               bool periodic, int lo, int hi) {
-  for (int ox = 0; ox < lo; ox++) {
-    int ix = edge_index(ox, stride, shift, win, up, periodic);
-    if (ix >= 0) src[ix] += dst[ox];
-  }
-  if (stride == 1 && up == 0) {
-    float *s = src + shift;
-    for (int ox = lo; ox < hi; ox++) s[ox] += dst[ox];
-  } else if (stride == 1) {
-    /* upsampled input: output columns pair up on one input column */
-    int ox = lo;
-    if (ox < hi && ((ox + shift) & 1)) {
-      src[(ox + shift) >> 1] += dst[ox];
-      ox++;
-    }
-    for (; ox + 1 < hi; ox += 2)
-      src[(ox + shift) >> 1] += dst[ox] + dst[ox + 1];
-    if (ox < hi) src[(ox + shift) >> 1] += dst[ox];
+/* The transpose of pad_row: adds row[j] into the input column it was
+** read from (dropping zero-padded columns). */
+static void unpad_row(float *dst, const float *row, int len, int pad,
+                      int win, int up, bool periodic) {
+  int lo = pad < len ? pad : len;
+  int hi = pad + win < len ? pad + win : len;
+  if (periodic)
+    for (int j = 0; j < lo; j++) dst[(j - pad + win) >> up] += row[j];
+  if (up == 0) {
+    float *d = dst - pad;
+    for (int j = lo; j < hi; j++) d[j] += row[j];
   } else {
-    for (int ox = lo; ox < hi; ox++)
-      src[(ox * stride + shift) >> up] += dst[ox];
+    for (int j = lo; j + 1 < hi; j += 2)
+      dst[(j - pad) >> 1] += row[j] + row[j + 1];
+    if ((hi - lo) % 2) dst[(hi - 1 - pad) >> 1] += row[hi - 1];
   }
-  for (int ox = hi; ox < wo; ox++) {
-    int ix = edge_index(ox, stride, shift, win, up, periodic);
-    if (ix >= 0) src[ix] += dst[ox];
-  }
+  if (periodic)
+    for (int j = hi; j < len; j++) dst[(j - pad - win) >> up] += row[j];
 }
 
 
-/* Writes the column matrix (K, n * hwo) of samples inp[0..n-1]. */
+/* The input row read by output row oy at kernel row ky, or -1 for a row
+** of zero padding. */
+static inline int source_row(int oy, int ky, const kubo_conv2d_geometry *g,
+                             const conv_plan *p) {
+  int iy = oy * g->stride + ky - p->pad;
+  if (iy < 0 || iy >= p->hin) {
+    if (!g->periodic) return -1;
+    iy = iy < 0 ? iy + p->hin : iy - p->hin;
+  }
+  return iy >> (g->upsample ? 1 : 0);
+}
+
+
+/* Writes the column matrix (K, n * hwo) of samples inp[0..n-1]: each
+** padded input row is built once and the kernel's k columns are copied
+** out of it. */
+ROW_KERNEL
 static void im2col(float *cols, const float *inp, int64_t n,
                    const kubo_conv2d_geometry *g, const conv_plan *p) {
-  const int k = g->kernel, up = g->upsample ? 1 : 0;
+  const int k = g->kernel, s = g->stride, up = g->upsample ? 1 : 0;
+  const int len = (p->wo - 1) * s + k;
   const int64_t N = n * p->hwo;
+  float row[ROW_MAX];
   for (int ci = 0; ci < g->in_channels; ci++) {
     for (int ky = 0; ky < k; ky++) {
-      for (int kx = 0; kx < k; kx++) {
-        float *row = cols + ((int64_t)(ci * k + ky) * k + kx) * N;
-        int lo, hi;
-        valid_range(p->wo, g->stride, kx - p->pad, p->win, &lo, &hi);
-        for (int64_t bb = 0; bb < n; bb++) {
-          const float *plane = inp + (bb * g->in_channels + ci) * p->hw;
-          float *dst = row + bb * p->hwo;
-          for (int oy = 0; oy < p->ho; oy++) {
-            int iy = oy * g->stride + ky - p->pad;
-            float *d = dst + (int64_t)oy * p->wo;
-            if (iy < 0 || iy >= p->hin) {
-              if (!g->periodic) {
-                memset(d, 0, (size_t)p->wo * sizeof(float));
-                continue;
-              }
-              iy = iy < 0 ? iy + p->hin : iy - p->hin;
+      float *rows = cols + (int64_t)(ci * k + ky) * k * N;
+      for (int64_t bb = 0; bb < n; bb++) {
+        const float *plane = inp + (bb * g->in_channels + ci) * p->hw;
+        for (int oy = 0; oy < p->ho; oy++) {
+          int iy = source_row(oy, ky, g, p);
+          int64_t at = bb * p->hwo + (int64_t)oy * p->wo;
+          if (iy < 0) {
+            for (int kx = 0; kx < k; kx++) {
+              float *d = rows + kx * N + at;
+              for (int ox = 0; ox < p->wo; ox++) d[ox] = 0.0f;
             }
-            gather_row(d, plane + (int64_t)(iy >> up) * g->width, p->wo,
-                       g->stride, kx - p->pad, p->win, up, g->periodic, lo,
-                       hi);
+            continue;
+          }
+          pad_row(row, plane + (int64_t)iy * g->width, len, p->pad, p->win,
+                  up, g->periodic);
+          for (int kx = 0; kx < k; kx++) {
+            float *d = rows + kx * N + at;
+            if (s == 1) {
+              const float *r = row + kx;
+              for (int ox = 0; ox < p->wo; ox++) d[ox] = r[ox];
+            } else {
+              for (int ox = 0; ox < p->wo; ox++) d[ox] = row[kx + ox * s];
+            }
           }
         }
       }
@@ -234,30 +223,37 @@ static void im2col(float *cols, const float *inp, int64_t n,
 }
 
 
-/* Adds the column-matrix gradient dcols (K, n * hwo) into dinp. */
+/* Adds the column-matrix gradient dcols (K, n * hwo) into dinp: the k
+** kernel columns of a row are summed into one padded row, which is then
+** folded back onto the input row. */
+ROW_KERNEL
 static void col2im(float *dinp, const float *dcols, int64_t n,
                    const kubo_conv2d_geometry *g, const conv_plan *p) {
-  const int k = g->kernel, up = g->upsample ? 1 : 0;
+  const int k = g->kernel, s = g->stride, up = g->upsample ? 1 : 0;
+  const int len = (p->wo - 1) * s + k;
   const int64_t N = n * p->hwo;
+  float row[ROW_MAX];
   for (int ci = 0; ci < g->in_channels; ci++) {
     for (int ky = 0; ky < k; ky++) {
-      for (int kx = 0; kx < k; kx++) {
-        const float *row = dcols + ((int64_t)(ci * k + ky) * k + kx) * N;
-        int lo, hi;
-        valid_range(p->wo, g->stride, kx - p->pad, p->win, &lo, &hi);
-        for (int64_t bb = 0; bb < n; bb++) {
-          float *plane = dinp + (bb * g->in_channels + ci) * p->hw;
-          const float *src = row + bb * p->hwo;
-          for (int oy = 0; oy < p->ho; oy++) {
-            int iy = oy * g->stride + ky - p->pad;
-            if (iy < 0 || iy >= p->hin) {
-              if (!g->periodic) continue;
-              iy = iy < 0 ? iy + p->hin : iy - p->hin;
+      const float *rows = dcols + (int64_t)(ci * k + ky) * k * N;
+      for (int64_t bb = 0; bb < n; bb++) {
+        float *plane = dinp + (bb * g->in_channels + ci) * p->hw;
+        for (int oy = 0; oy < p->ho; oy++) {
+          int iy = source_row(oy, ky, g, p);
+          int64_t at = bb * p->hwo + (int64_t)oy * p->wo;
+          if (iy < 0) continue;
+          for (int j = 0; j < len; j++) row[j] = 0.0f;
+          for (int kx = 0; kx < k; kx++) {
+            const float *d = rows + kx * N + at;
+            if (s == 1) {
+              float *r = row + kx;
+              for (int ox = 0; ox < p->wo; ox++) r[ox] += d[ox];
+            } else {
+              for (int ox = 0; ox < p->wo; ox++) row[kx + ox * s] += d[ox];
             }
-            scatter_row(plane + (int64_t)(iy >> up) * g->width,
-                        src + (int64_t)oy * p->wo, p->wo, g->stride,
-                        kx - p->pad, p->win, up, g->periodic, lo, hi);
           }
+          unpad_row(plane + (int64_t)iy * g->width, row, len, p->pad,
+                    p->win, up, g->periodic);
         }
       }
     }

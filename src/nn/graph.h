@@ -7,10 +7,10 @@
 ** initialises it. Forward runs the operations in order; backward runs
 ** them in reverse, each adding into the gradients of its inputs.
 **
-** Values have a shape only once forward has seen the input shape (the
-** "plan"): each operation then checks its inputs and sets its output
-** shape, and every value gets an offset in one activation array and,
-** if it needs a gradient, in one gradient array.
+** Values have a shape only once forward has seen the input shape. This
+** "plan" lets each operation check its inputs and set its output shape.
+** Every value then gets an offset in one activation array and, if it
+** needs a gradient, in one gradient array.
 **
 ** In-place operations (channel_add, add) write into their first input:
 ** the output value is an alias that shares the input's storage and
@@ -182,10 +182,9 @@ int nn_spatial_mean(kubo_nn *net, const char *name, int x);
 kubo_status nn_finish(kubo_nn *net, int output, const char *spec,
                       bool init, uint64_t seed);
 
-/* Appends child's operations to net with the child's input mapped to
-** value x (inputs of the child beyond the first are not supported);
-** param_shift and buffer_shift place the child's arrays. Returns the
-** value that holds the child's output. */
+/* Appends child's operations to net, with the child's first (and only)
+** input mapped to value x. param_shift and buffer_shift place the
+** child's arrays. Returns the value of the child's output. */
 int nn_append(kubo_nn *net, const kubo_nn *child, int x, const char *prefix,
               const char *array_prefix, int64_t param_shift,
               int64_t buffer_shift);

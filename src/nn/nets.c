@@ -1,6 +1,6 @@
 /*
 ** nets.c: the networks conditioned on a noise level: mlp, the U-Net of
-** the reference score model and the small local score network.
+** CliMAgen.jl's score model and the small local score network.
 */
 #include <math.h>
 #include <stdio.h>

@@ -128,8 +128,7 @@ kubo_status kubo_nn_save(const kubo_nn *net, const char *path,
 }
 
 
-/* Reads dataset name of path into dst, which holds n floats of the given
-** shape. */
+/* Reads dataset name of path into dst, an array of the given shape. */
 static kubo_status read_array(const char *path, const char *name, float *dst,
                               int ndim, const int64_t *shape) {
   kubo_tensor t = {0};

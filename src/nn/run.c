@@ -333,9 +333,11 @@ static kubo_status forward_op(kubo_nn *net, nn_op *op, const float *params,
       kubo_conv2d_geometry g;
       int64_t nw = (int64_t)op->u.conv.cout * op->u.conv.cin *
                    op->u.conv.kernel * op->u.conv.kernel;
+      kubo_status st;
       conv_geometry(net, op, &g);
-      return kubo_conv2d_forward(out, x, p, op->u.conv.bias ? p + nw : NULL,
-                                 &g, &net->ws);
+      st = kubo_conv2d_forward(out, x, p, op->u.conv.bias ? p + nw : NULL, &g,
+                               &net->ws);
+      return st == KUBO_OK ? st : kubo_error_prefix(st, "%s", op->label);
     }
 
     case NN_OP_GROUP_NORM: {

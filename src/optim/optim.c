@@ -171,7 +171,11 @@ static void array_sums(kubo_optim *opt, const float *g) {
 
 
 /* Sets the per-array gradient factors (warm-up and clipping) and returns
-** the learning rate of this step. */
+** the learning rate of this step.
+** NOTE: CliMAgen.jl's WarmupSchedule keeps one step counter that every
+** parameter array's update advances, so there the warm-up ends after
+** warmup / (number of arrays) optimizer steps. kubo's w(t) counts
+** optimizer steps. */
 static double step_factors(kubo_optim *opt, double warm) {
   const kubo_optim_config *c = &opt->config;
   bool reference = c->order == KUBO_ORDER_REFERENCE;

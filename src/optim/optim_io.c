@@ -211,6 +211,8 @@ kubo_status kubo_ema_read_h5(kubo_ema *ema, const char *path) {
       (st = attr_number(&attrs, "ema.warmup", path, &warmup)) == KUBO_OK)
     st = attr_number(&attrs, "ema.updates", path, &updates);
   kubo_h5_attrs_free(&attrs);
+
+  /* read into a copy, so that a failure leaves the EMA unchanged */
   if (st == KUBO_OK) st = kubo_tensor_clone(&shadow, &ema->shadow, -1);
   for (int i = 0; st == KUBO_OK && i < kubo_nn_num_arrays(net); i++) {
     kubo_nn_array info;
@@ -238,6 +240,7 @@ kubo_status kubo_ema_read_h5(kubo_ema *ema, const char *path) {
     kubo_tensor_release(&shadow);
     return kubo_error_prefix(st, "ema.load");
   }
+
   kubo_tensor_release(&ema->shadow);
   ema->shadow = shadow;
   ema->rate = rate;

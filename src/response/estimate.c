@@ -185,9 +185,9 @@ static kubo_status spectral_estimate(kubo_response_est *e,
       if (cabs(c[k]) > largest) largest = cabs(c[k]);
     for (int64_t k = 0; k < H; k++) {
       double complex c0 = c[k];
-      int kept = largest > 0 && cabs(c0) > RATIO_CUTOFF * largest;
+      int included = largest > 0 && cabs(c0) > RATIO_CUTOFF * largest;
       for (int64_t tau = 0; tau < L; tau++)
-        w[tau * H + k] = kept ? c[tau * H + k] / c0 : 0.0;
+        w[tau * H + k] = included ? c[tau * H + k] / c0 : 0.0;
     }
   } else {
     for (int64_t i = 0; i < L * H; i++) w[i] = sign * c[i];
@@ -359,8 +359,8 @@ kubo_status kubo_response_est_add(kubo_response_est *e, const double *x,
 ** Completion
 ** ------------------------------------------------------------------- */
 
-/* Flat index of grid point p moved so that offset 0 lands on the site:
-** returns the offset D = p - site of p (row-major, periodic). */
+/* Returns the flat offset D = p - site of grid point p (row-major,
+** periodic in every dimension). */
 static int64_t offset_of(const kubo_response_spec *s, int64_t p) {
   int64_t coord[3], index = 0;
   for (int a = s->ndim - 1; a >= 0; a--) {
@@ -374,8 +374,8 @@ static int64_t offset_of(const kubo_response_spec *s, int64_t p) {
 }
 
 
-/* Copies a lag-major array of offsets src (lags, M) into dst with the
-** offsets placed around the site: dst[tau, p] = src[tau, p - site]. */
+/* Copies src (lags, M), indexed by offset, into dst indexed by point:
+** dst[tau, p] = src[tau, p - site]. */
 static void place_at_site(const kubo_response_est *e, int64_t lags,
                           const double *src, double *dst) {
   int64_t M = e->d;

@@ -7,11 +7,12 @@
 ** block the perturbed ensemble is resynchronised to the control (a fresh
 ** clone of it) and delta is added at the site. Before each group of
 ** `every` steps, (perturbed - control) / delta is recorded in the lag
-** slot of the step within the block; then both advance with the same
-** noise. Every (member, block) pair is one realisation; the estimate is
+** slot of the step within the block. Then both advance with the same
+** noise. Every (member, block) pair is one realisation. The estimate is
 ** their mean and the standard error their sample standard deviation
-** over sqrt(n), both accumulated by Welford's update, which keeps the
-** spread of nearly equal realisations free of cancellation.
+** over sqrt(n). Both are accumulated by Welford's update, because the
+** realisations of a linear system are nearly equal and a sum of
+** squares would cancel.
 */
 #include <math.h>
 #include <string.h>
@@ -41,8 +42,8 @@ static kubo_status check_options(const kubo_sim *sim,
 
 
 /* Adds (b - a) / delta of every member to lag slot tau of the running
-** mean and sum of squared deviations ((lags, dim) each), by Welford's
-** update; `before` realisations are already in the slot. */
+** mean and sum of squared deviations ((lags, dim) each) by Welford's
+** update. The slot already contains `before` realisations. */
 static void record(const double *a, const double *b, int64_t members,
                    int64_t dim, double delta, int64_t tau, int64_t before,
                    double *mean, double *m2) {

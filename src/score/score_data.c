@@ -302,9 +302,10 @@ kubo_status kubo_score_data_gather(kubo_score_data *d, int64_t n,
 ** sigma_max = "auto"
 ** ------------------------------------------------------------------- */
 
-kubo_status kubo_score_sigma_max_auto(kubo_score_data *d, int64_t n,
-                                      const int64_t *idx, double scale,
-                                      uint64_t seed, double *value) {
+kubo_status score_sample_stats(kubo_score_data *d, int64_t n,
+                               const int64_t *idx, double scale,
+                               uint64_t seed, double *sigma_max,
+                               double *std) {
   int64_t m = n < KUBO_SCORE_AUTO_SAMPLES ? n : KUBO_SCORE_AUTO_SAMPLES;
   int64_t *perm = NULL, *pick = NULL;
   float *x = NULL;
@@ -347,11 +348,26 @@ kubo_status kubo_score_sigma_max_auto(kubo_score_data *d, int64_t n,
                         "sigma_max as a number", (long long)m);
     goto done;
   }
-  *value = 1.2 * sqrt(best);
+  *sigma_max = 1.2 * sqrt(best);
+  if (std != NULL) {
+    double sum = 0, sumsq = 0, count = (double)(m * d->dim), mean;
+    for (int64_t i = 0; i < m * d->dim; i++) sum += (double)x[i];
+    mean = sum / count;
+    for (int64_t i = 0; i < m * d->dim; i++)
+      sumsq += ((double)x[i] - mean) * ((double)x[i] - mean);
+    *std = sqrt(sumsq / count);
+  }
 
 done:
   kubo_free(x, xbytes);
   free(pick);
   free(perm);
   return st;
+}
+
+
+kubo_status kubo_score_sigma_max_auto(kubo_score_data *d, int64_t n,
+                                      const int64_t *idx, double scale,
+                                      uint64_t seed, double *value) {
+  return score_sample_stats(d, n, idx, scale, seed, value, NULL);
 }

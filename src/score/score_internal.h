@@ -59,6 +59,54 @@ struct kubo_score_trainer {
   int64_t perm_epoch;          /* epoch of perm, -1 if none */
 };
 
+struct kubo_score {
+  kubo_score_kind kind;
+  int frame_ndim;
+  int64_t frame_shape[KUBO_SCORE_MAX_FRAME_DIM];
+  int64_t dim;
+
+  /* network */
+  kubo_score_trainer *tr;
+  int64_t synced_step;         /* step of the weights in tr->eval */
+
+  /* analytic */
+  kubo_model *model;
+  double model_scale;          /* data = model_scale * state */
+
+  /* gaussian */
+  kubo_score_cov cov;
+  double *mean;                /* dense: dim values; circulant: 1 */
+  double *eig;                 /* dense: dim covariance eigenvalues;
+                                  circulant: one per half-spectrum mode */
+  double *vec;                 /* dense: (dim, dim) eigenvectors as
+                                  columns, row-major */
+  double eig_floor;            /* eigenvalues up to this count as 0 */
+  kubo_grid *grid;             /* circulant */
+  double sigma_max;
+};
+
+/* Evaluates the score of s at sigma for n samples y (n * dim values, in
+** the units of the network's input) into out (n * dim values). */
+kubo_status score_eval_units(kubo_score *s, int64_t n, const double *y,
+                             double sigma, double *out);
+
+/* Computes the Gaussian score -(C + sigma^2 I)^-1 (y - mean) of n
+** samples. work has room for n * dim doubles. */
+kubo_status score_gaussian_chunk(kubo_score *s, int64_t n, const double *y,
+                                 double sigma, double *out, double *work);
+
+/* kubo_score_sigma_max_auto, which also sets *std (if not NULL) to the
+** standard deviation of all values of the sampled samples. */
+kubo_status score_sample_stats(kubo_score_data *d, int64_t n,
+                               const int64_t *idx, double scale,
+                               uint64_t seed, double *sigma_max,
+                               double *std);
+
+/* The factor m with sigma s = m net for a network output net at sigma:
+** 1 for epsilon outputs, sigma / sqrt(sigma^2 + data_std^2) for score
+** outputs. */
+double score_output_factor(const kubo_score_config *c, double sigma);
+
 /* Builds a score network's input shape for n samples into shape and
 ** returns its number of dimensions. */
 int score_net_shape(bool flatten, int frame_ndim, const int64_t *frame,

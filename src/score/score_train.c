@@ -29,9 +29,29 @@ void kubo_score_config_default(kubo_score_config *cfg) {
   cfg->optim.lr = 2e-4;
   cfg->optim.clip = 1.0;
   cfg->scale = 1.0;
-  cfg->eval_batch = 256;
+  cfg->eval_batch = 64;
   cfg->checkpoint = NULL;
   cfg->checkpoint_every = 0;
+  cfg->output = KUBO_SCORE_OUT_EPSILON;
+  cfg->data_std = 0;
+}
+
+
+int kubo_score_output_parse(const char *name) {
+  if (strcmp(name, "epsilon") == 0) return KUBO_SCORE_OUT_EPSILON;
+  if (strcmp(name, "score") == 0) return KUBO_SCORE_OUT_SCORE;
+  return -1;
+}
+
+
+const char *kubo_score_output_name(kubo_score_output output) {
+  return output == KUBO_SCORE_OUT_SCORE ? "score" : "epsilon";
+}
+
+
+double score_output_factor(const kubo_score_config *c, double sigma) {
+  if (c->output != KUBO_SCORE_OUT_SCORE) return 1.0;
+  return sigma / sqrt(sigma * sigma + c->data_std * c->data_std);
 }
 
 
@@ -44,10 +64,12 @@ static kubo_status check_config(const kubo_score_config *c) {
     return kubo_error_set(KUBO_EINVAL, "score: sigma_max must be finite "
                           "and larger than sigma_min = %g (got %g)",
                           c->sigma_min, c->sigma_max);
+
   if (!(c->t_low >= 0 && c->t_high <= 1 && c->t_low < c->t_high))
     return kubo_error_set(KUBO_EINVAL, "score: noise_range must be {t_low, "
                           "t_high} with 0 <= t_low < t_high <= 1 (got {%g, "
                           "%g})", c->t_low, c->t_high);
+
   if (c->epochs < 1 && c->steps < 1)
     return kubo_error_set(KUBO_EINVAL, "score: give epochs >= 1 or steps "
                           ">= 1 (got epochs = %lld, steps = %lld)",
@@ -62,6 +84,7 @@ static kubo_status check_config(const kubo_score_config *c) {
   if (c->eval_batch < 1)
     return kubo_error_set(KUBO_EINVAL, "score: eval_batch must be at least "
                           "1 (got %lld)", (long long)c->eval_batch);
+
   if (!(c->split > 0 && c->split <= 1))
     return kubo_error_set(KUBO_EINVAL, "score: split must be in (0, 1], "
                           "the share of samples used for training (got %g)",
@@ -72,6 +95,15 @@ static kubo_status check_config(const kubo_score_config *c) {
   if (!(c->ema_rate >= 0 && c->ema_rate < 1))
     return kubo_error_set(KUBO_EINVAL, "score: ema must be a rate in [0, "
                           "1), 0 for no averaging (got %g)", c->ema_rate);
+
+  if (c->output != KUBO_SCORE_OUT_EPSILON &&
+      c->output != KUBO_SCORE_OUT_SCORE)
+    return kubo_error_set(KUBO_EINVAL, "score: unknown output kind %d",
+                          (int)c->output);
+  if (c->data_std < 0 || !isfinite(c->data_std))
+    return kubo_error_set(KUBO_EINVAL, "score: data_std must be finite and "
+                          ">= 0, 0 for the data's own (got %g)",
+                          c->data_std);
   if (c->checkpoint_every < 0)
     return kubo_error_set(KUBO_EINVAL, "score: checkpoint_every must not "
                           "be negative (got %lld)",
@@ -207,10 +239,12 @@ kubo_status kubo_score_trainer_new(kubo_score_trainer **out,
   }
 
   if (st == KUBO_OK) st = score_trainer_layout(tr);
-  if (st == KUBO_OK && tr->sigma_max_auto) {
-    st = kubo_score_sigma_max_auto(data, tr->ntrain, tr->order,
-                                   cfg->scale, cfg->seed,
-                                   &tr->cfg.sigma_max);
+  if (st == KUBO_OK && (tr->sigma_max_auto || !(cfg->data_std > 0))) {
+    double smax = 0, std = 0;
+    st = score_sample_stats(data, tr->ntrain, tr->order, cfg->scale,
+                            cfg->seed, &smax, &std);
+    if (tr->sigma_max_auto) tr->cfg.sigma_max = smax;
+    if (!(cfg->data_std > 0)) tr->cfg.data_std = std;
     if (st == KUBO_OK && !(tr->cfg.sigma_max > cfg->sigma_min))
       st = kubo_error_set(KUBO_EINVAL, "score: sigma_max \"auto\" = %g is "
                           "not above sigma_min = %g; the data spread is "
@@ -416,11 +450,15 @@ static kubo_status train_step(kubo_score_trainer *tr, kubo_score_data *data,
     st = score_net_forward(tr->net, tr->flatten, tr->frame_ndim,
                            tr->frame_shape, tr->dim, &xt, &sigma, &out);
   if (st == KUBO_OK) {
+    const double *sg = w->sigma.data;
     o = out.data;
-    for (int64_t i = 0; i < n * tr->dim; i++) {
-      float r = z[i] + o[i];
-      sum += (double)r * (double)r;
-      g[i] = gscale * r;
+    for (int64_t b = 0; b < n; b++) {
+      float m = (float)score_output_factor(c, sg[b]);
+      for (int64_t i = b * tr->dim; i < (b + 1) * tr->dim; i++) {
+        float r = z[i] + m * o[i];
+        sum += (double)r * (double)r;
+        g[i] = gscale * m * r;
+      }
     }
     *loss = sum / ((double)n * (double)tr->dim);
     if (!isfinite(*loss))
@@ -431,8 +469,15 @@ static kubo_status train_step(kubo_score_trainer *tr, kubo_score_data *data,
                           (long long)tr->epoch + 1);
   }
   if (st == KUBO_OK) {
+    /* backward wants the gradient in the network's output shape */
+    kubo_tensor dshaped = {0};
+    int64_t shape[5];
+    int ndim = score_net_shape(tr->flatten, tr->frame_ndim, tr->frame_shape,
+                               tr->dim, n, shape);
+    st = kubo_tensor_reshape(&dshaped, &dout, ndim, shape);
     kubo_nn_zero_grad(tr->net);
-    st = kubo_nn_backward(tr->net, &dout, 1, NULL);
+    if (st == KUBO_OK) st = kubo_nn_backward(tr->net, &dshaped, 1, NULL);
+    kubo_tensor_release(&dshaped);
   }
   if (st == KUBO_OK) {
     st = kubo_optim_step(tr->opt);
@@ -482,9 +527,12 @@ static kubo_status test_loss(kubo_score_trainer *tr, kubo_score_data *data,
                              tr->frame_shape, tr->dim, &xt, &sigma, &out);
     if (st == KUBO_OK) {
       const float *z = w->z.data, *o = out.data;
-      for (int64_t i = 0; i < n * tr->dim; i++) {
-        double r = (double)z[i] + (double)o[i];
-        sum += r * r;
+      for (int64_t b = 0; b < n; b++) {
+        double m = score_output_factor(c, s[b]);
+        for (int64_t i = b * tr->dim; i < (b + 1) * tr->dim; i++) {
+          double r = (double)z[i] + m * (double)o[i];
+          sum += r * r;
+        }
       }
     }
     kubo_tensor_release(&out);

@@ -3,9 +3,9 @@
 ** the grid models.
 **
 ** The models make their own one-field FFTW plans (under the planner
-** lock) instead of going through kubo_grid_fft, so that a member's step
-** runs its transforms back to back on its own work arrays, with the 1/M
-** of the inverse transform folded into the copies the step makes anyway.
+** lock) instead of going through kubo_grid_fft. A member's step then runs
+** its transforms back to back on its own work arrays, and the 1/M of the
+** inverse transform is folded into copies that the step makes anyway.
 */
 #include <math.h>
 #include <string.h>
@@ -76,7 +76,12 @@ static kubo_status noise_tables(kubo_model *m, double eps2) {
       map[1] = p;
     } else {
       int64_t q = (izn * ny + iyn) * nxh + ix;
-      map[0] = q == p ? DRAW_SELF : p < q ? DRAW_PAIR : DRAW_PARTNER;
+      if (q == p)
+        map[0] = DRAW_SELF;
+      else if (p < q)
+        map[0] = DRAW_PAIR;
+      else
+        map[0] = DRAW_PARTNER;
       map[1] = q;
     }
     map[2] = (iz * ny + iy) * nx + ix;

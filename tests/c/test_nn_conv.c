@@ -1,7 +1,8 @@
 /*
 ** test_nn_conv.c: the im2col + SGEMM convolution against the naive
-** reference on random shapes, kernels, strides, paddings and upsampling,
-** forward and backward; and bit-identical results for 1 and 2 threads.
+** reference, forward and backward, on random shapes, kernels, strides,
+** paddings and upsampling. Also checks that results are bit-identical
+** for 1 and 2 threads.
 */
 #include <math.h>
 #include <omp.h>
@@ -104,7 +105,8 @@ static void test_random_geometries(int threads) {
     g.periodic = kubo_rng_uniform1(&rng) < 0.5;
     g.upsample = kubo_rng_uniform1(&rng) < 0.3;
     if (kubo_conv2d_output_size(&g, &ho, &wo) != KUBO_OK) {
-      /* circular padding wider than the input: the size check says so */
+      /* circular padding wider than the input, which the size check
+      ** rejects */
       CHECK(g.periodic);
       continue;
     }
@@ -182,7 +184,8 @@ static void test_bad_geometry(void) {
   CHECK(strstr(kubo_error_message(), "circular padding") != NULL);
   g.periodic = false;
   CHECK_OK(kubo_conv2d_output_size(&g, &ho, &wo));
-  CHECK(ho == 1 && wo == 4);
+  CHECK(ho == 1);
+  CHECK(wo == 4);
 }
 
 
@@ -204,12 +207,14 @@ static void test_thread_count_independence(void) {
   cfg.embed = 16;
   CHECK_OK(kubo_nn_unet(&net, &cfg, 5));
   n = kubo_nn_num_parameters(net);
+
   kubo_tensor_init(&x, KUBO_FLOAT32, 4, shape);
   kubo_tensor_init(&dout, KUBO_FLOAT32, 4, shape);
   kubo_tensor_init(&sigma, KUBO_FLOAT32, 1, sshape);
   kubo_rng_fill_normal(&rng, &x, 0, 1);
   kubo_rng_fill_normal(&rng, &dout, 0, 1);
   kubo_rng_fill_uniform(&rng, &sigma, 0.01, 5);
+
   for (int t = 0; t < 2; t++) {
     omp_set_num_threads(t + 1);
     kubo_nn_zero_grad(net);
@@ -218,9 +223,11 @@ static void test_thread_count_independence(void) {
     grads[t] = malloc((size_t)n * sizeof(float));
     memcpy(grads[t], kubo_nn_grads(net), (size_t)n * sizeof(float));
   }
+
   CHECK(memcmp(y[0].data, y[1].data, 33 * 256 * sizeof(float)) == 0);
   CHECK(memcmp(dx[0].data, dx[1].data, 33 * 256 * sizeof(float)) == 0);
   CHECK(memcmp(grads[0], grads[1], (size_t)n * sizeof(float)) == 0);
+
   for (int t = 0; t < 2; t++) {
     kubo_tensor_release(&y[t]);
     kubo_tensor_release(&dx[t]);

@@ -149,7 +149,7 @@ static bool same_bits(const float *a, const float *b, int64_t n) {
 }
 
 
-static void test_save_load_round_trip(kubo_nn *net, const char *what) {
+static void test_save_load_round_trip(kubo_nn *net, const char *label) {
   char path[64];
   trainer a = {net, NULL, NULL}, b = {NULL, NULL, NULL};
   kubo_optim_config cfg, other;
@@ -192,7 +192,7 @@ static void test_save_load_round_trip(kubo_nn *net, const char *what) {
   CHECK(same_bits(kubo_nn_params(a.net), kubo_nn_params(b.net), n));
   CHECK(same_bits(kubo_ema_weights(a.ema), kubo_ema_weights(b.ema), n));
   if (!same_bits(kubo_nn_params(a.net), kubo_nn_params(b.net), n))
-    fprintf(stderr, "%s: training diverged after load\n", what);
+    fprintf(stderr, "%s: training diverged after load\n", label);
 
   kubo_optim_free(a.opt);
   kubo_ema_free(a.ema);

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -123,6 +124,28 @@ static void test_fft_matches_naive(void) {
     grid_matches_naive(3, s3, 7, 7, (kubo_corr_mode)mode);
     dense_matches_naive((kubo_corr_mode)mode);
   }
+}
+
+
+/* The correlation gets the same bits on one thread and on four. */
+static void test_thread_count(void) {
+  enum { T = 50, L = 10 };
+  int64_t shape[2] = {8, 8};
+  kubo_corr *c = NULL;
+  double x[T * 64], y[T * 64], one[L * 2 * 40], four[L * 2 * 40];
+  int saved = omp_get_max_threads();
+
+  fill_normal(31, x, T * 64);
+  fill_normal(32, y, T * 64);
+  CHECK_OK(kubo_corr_new_grid(&c, T, 2, shape, L, KUBO_CORR_PADDED));
+  CHECK(kubo_corr_modes(c) == 40);
+  omp_set_num_threads(1);
+  CHECK_OK(kubo_corr_member(c, x, NULL, y, NULL, one));
+  omp_set_num_threads(4);
+  CHECK_OK(kubo_corr_member(c, x, NULL, y, NULL, four));
+  omp_set_num_threads(saved);
+  CHECK(memcmp(one, four, sizeof one) == 0);
+  kubo_corr_free(c);
 }
 
 
@@ -648,6 +671,7 @@ static void test_sources(void) {
 
 int main(void) {
   test_fft_matches_naive();
+  test_thread_count();
   test_bad_inputs();
   test_linear_2d();
   test_ou_exact_table();

@@ -1,9 +1,9 @@
 /*
 ** test_response_sde.c: the response estimators on ensembles from kubo's
-** own integrators: the perturbation response of the OU SPDE against
-** the exact response of its Fourier modes, and the double well, where
-** the score estimate matches the perturbation estimate and the
-** Gaussian one does not. Statistical checks use fixed seeds, and
+** own integrators. The perturbation response of the OU SPDE is held to
+** the exact response of its Fourier modes. On the double well the score
+** estimate matches the perturbation estimate and the Gaussian one does
+** not. Statistical checks use fixed seeds, and
 ** tolerances are stated in standard errors.
 */
 #include <complex.h>
@@ -85,8 +85,10 @@ static void test_ou_perturbation(void) {
   CHECK_OK(kubo_response_perturbation(sim, &p, &r));
   CHECK(kubo_sim_step_count(sim) == 64);      /* sim is not advanced */
   CHECK(r.members == 2);
-  CHECK(r.values.ndim == 3 && r.values.shape[0] == 51 &&
-        r.values.shape[1] == N && r.values.shape[2] == N);
+  CHECK(r.values.ndim == 3);
+  CHECK(r.values.shape[0] == 51);
+  CHECK(r.values.shape[1] == N);
+  CHECK(r.values.shape[2] == N);
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 6; j++) {
       int at = taus[j] * M + i;               /* pixel (i + 1, 1) */
@@ -160,13 +162,13 @@ static double l2_over_lags(const kubo_response *a, const kubo_response *b,
 
 
 static void test_double_well(void) {
-  const int64_t members = RESPONSE_SDE_SLOW ? 400 : 100;
-  const int64_t frames = RESPONSE_SDE_SLOW ? 8000 : 2000;
+  const int64_t members = RESPONSE_SDE_SLOW ? 256 : 64;
+  const int64_t frames = RESPONSE_SDE_SLOW ? 6000 : 1500;
   const int64_t every = 10, lags = 40;
   kubo_sim *sim = new_sim("double_well", members, 0.01, 11,
                           KUBO_EULER_MARUYAMA);
   kubo_perturbation_spec p = {0, 0.1, lags, every,
-                              RESPONSE_SDE_SLOW ? 100 : 20};
+                              RESPONSE_SDE_SLOW ? 50 : 20};
   kubo_response_spec spec = {0};
   kubo_tensor traj = {0};
   kubo_traj *src = NULL;
@@ -280,7 +282,8 @@ static void test_ou_pipeline(void) {
   CHECK_OK(kubo_response_run(src, &spec, grid_score, &ctx, &rs));
 
   /* within 5 standard errors plus the circular bias, at most the
-  ** fraction tau / T = 0.025 of |R| <= 1 */
+  ** fraction tau / T = 0.025 of |R| <= 1 (and round-off at lag 0,
+  ** where the ratio is exact and its spread is 0) */
   for (int i = 0; i < 4; i++)
     for (int j = 0; j < 6; j++) {
       int at = taus[j] * M + i;
@@ -288,9 +291,9 @@ static void test_ou_pipeline(void) {
       double g = ((double *)rg.values.data)[at];
       double sc = ((double *)rs.values.data)[at];
       CHECK_NEAR(g, exact, 5 * ((double *)rg.std_error.data)[at] +
-                 taus[j] / (double)frames);
+                 taus[j] / (double)frames + 1e-12);
       CHECK_NEAR(sc, exact, 5 * ((double *)rs.std_error.data)[at] +
-                 taus[j] / (double)frames);
+                 taus[j] / (double)frames + 1e-12);
       if (fabs(g - exact) > worst_g) worst_g = fabs(g - exact);
       if (fabs(sc - exact) > worst_s) worst_s = fabs(sc - exact);
     }

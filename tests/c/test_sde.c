@@ -111,8 +111,8 @@ static void test_model_errors(void) {
 ** Noise of the reference SPDEs
 ** ------------------------------------------------------------------- */
 
-/* One Euler-Maruyama step with zero drift from zero gives sqrt(dt) eta;
-** it must equal the grid module's random field (half draw) or reference
+/* One Euler-Maruyama step with zero drift from zero gives sqrt(dt) eta.
+** It must equal the grid module's random field (half draw) or reference
 ** noise (full draw) made from the same stream. */
 static void test_noise_matches_grid(int draw) {
   kubo_grid *g = grid2(16, KUBO_NYQUIST_ZERO_K);
@@ -330,13 +330,16 @@ static void test_ou_impulse_response(void) {
 
 
 /* ---------------------------------------------------------------------
-** Scalar OU with Euler-Maruyama: stationary variance s^2/(lambda (2 -
-** lambda h)), not s^2/(2 lambda)
+** Scalar OU dx = -lambda x dt + s dW: each method is a linear recursion
+** x' = a x + b sqrt(h) s z with stationary variance b^2 h s^2 / (1 - a^2):
+**   Euler-Maruyama  a = 1 - lambda h, b = 1, which is s^2 / (lambda (2 -
+**                   lambda h)), not s^2 / (2 lambda);
+**   Heun            a = 1 - lambda h + (lambda h)^2 / 2, b = 1 - lambda h/2;
+**   RK4             a = the RK4 factor P(-lambda h), b = 1 (noise after
+**                   the stages).
 ** ------------------------------------------------------------------- */
 
-static void test_em_discrete_variance(void) {
-  double lambda = 1, s2 = 2, h = 0.5;
-  int64_t members = 20000;
+static kubo_model *scalar_linear(double lambda, double s2) {
   kubo_model *m = make_model("linear", NULL);
   kubo_tensor a = {0}, q = {0};
   int64_t shape[2] = {1, 1};
@@ -346,10 +349,31 @@ static void test_em_discrete_variance(void) {
   ((double *)q.data)[0] = s2;
   CHECK_OK(kubo_model_set_array(m, "A", &a));
   CHECK_OK(kubo_model_set_array(m, "Q", &q));
-  kubo_sim *s = make_sim(m, KUBO_EULER_MARUYAMA, h, members, 21);
-  CHECK_OK(kubo_sim_advance(s, 40));
+  kubo_tensor_release(&a);
+  kubo_tensor_release(&q);
+  return m;
+}
 
-  /* 10 samples 10 steps apart (correlation 0.5^10) per member */
+
+/* 10000 members, 40 steps to forget the start, then 10 samples 10 steps
+** apart (correlation at most 0.5^10) per member; 4 standard errors. */
+static void test_discrete_variance(kubo_sim_method method) {
+  double lambda = 1, s2 = 2, h = 0.5, lh = lambda * h;
+  int64_t members = 10000;
+  double a = 1 - lh, b = 1;
+  if (method == KUBO_HEUN) {
+    a = 1 - lh + lh * lh / 2;
+    b = 1 - lh / 2;
+  } else if (method == KUBO_RK4) {
+    a = creal(rk4_factor(-lh));
+  }
+  double want = b * b * h * s2 / (1 - a * a);
+  if (method == KUBO_EULER_MARUYAMA)
+    CHECK_NEAR(want, s2 / (lambda * (2 - lambda * h)), 1e-12);
+
+  kubo_model *m = scalar_linear(lambda, s2);
+  kubo_sim *s = make_sim(m, method, h, members, 21);
+  CHECK_OK(kubo_sim_advance(s, 40));
   double sum = 0, sum2 = 0;
   double *u = malloc((size_t)members * sizeof(double));
   for (int r = 0; r < 10; r++) {
@@ -362,14 +386,47 @@ static void test_em_discrete_variance(void) {
   }
   double n = 10.0 * (double)members;
   double var = sum / n, se = sqrt((sum2 / n - var * var) / (n - 1));
-  double want = s2 / (lambda * (2 - lambda * h));
   CHECK_NEAR(var, want, 4 * se);
-  CHECK(fabs(var - s2 / (2 * lambda)) > 10 * se);
+  if (method == KUBO_EULER_MARUYAMA)
+    CHECK(fabs(var - s2 / (2 * lambda)) > 10 * se);
+  free(u);
+  kubo_sim_free(s);
+  kubo_model_release(m);
+}
+
+
+/* One Euler-Maruyama step of dt = 1 from zero with A = 0 gives B z, whose
+** covariance must be Q; the standard error of an entry of the sample
+** covariance of n pairs is sqrt((Q_ii Q_jj + Q_ij^2) / n). */
+static void test_linear_noise_covariance(void) {
+  static const double q[4] = {2, 0.6, 0.6, 1};
+  int64_t members = 20000;
+  kubo_model *m = make_model("linear", NULL);
+  kubo_tensor a = {0}, qt = {0};
+  int64_t shape[2] = {2, 2};
+  kubo_tensor_init(&a, KUBO_FLOAT64, 2, shape);
+  kubo_tensor_init(&qt, KUBO_FLOAT64, 2, shape);
+  memcpy(qt.data, q, sizeof q);
+  CHECK_OK(kubo_model_set_array(m, "A", &a));
+  CHECK_OK(kubo_model_set_array(m, "Q", &qt));
+  kubo_sim *s = make_sim(m, KUBO_EULER_MARUYAMA, 1, members, 5);
+  CHECK_OK(kubo_sim_advance(s, 1));
+  double *u = malloc((size_t)(2 * members) * sizeof(double));
+  CHECK_OK(kubo_sim_state(s, u));
+  double c[4] = {0};
+  for (int64_t j = 0; j < members; j++)
+    for (int k = 0; k < 4; k++)
+      c[k] += u[2 * j + k / 2] * u[2 * j + k % 2] / (double)members;
+  for (int k = 0; k < 4; k++) {
+    double se = sqrt((q[3 * (k / 2)] * q[3 * (k % 2)] + q[k] * q[k]) /
+                     (double)members);
+    CHECK_NEAR(c[k], q[k], 4 * se);
+  }
   free(u);
   kubo_sim_free(s);
   kubo_model_release(m);
   kubo_tensor_release(&a);
-  kubo_tensor_release(&q);
+  kubo_tensor_release(&qt);
 }
 
 
@@ -566,10 +623,10 @@ static void naive_tendency(kubo_grid *g, const int64_t *modes, int64_t nf,
 }
 
 
-/* One and two RK4 steps of a 16 x 16 ensemble against the naive tendency
-** with the phases advanced inside the step as specified: stage 1 at t,
-** stages 2 and 3 after the first half-step increment, stage 4 after the
-** second. */
+/* One and two RK4 steps of a 16 x 16 ensemble against the naive tendency,
+** with the phases advanced inside the step as specified. Stage 1 uses the
+** phases at t, stages 2 and 3 those after the first half-step increment,
+** and stage 4 those after the second. */
 static void test_ns_step_reference(void) {
   enum { M = 256 };
   kubo_grid *g = grid2(16, KUBO_NYQUIST_ZERO_K);
@@ -623,6 +680,32 @@ static void test_ns_step_reference(void) {
     CHECK(worst_phase < 1e-13);
   }
   free(modes);
+  kubo_sim_free(s);
+  kubo_model_release(m);
+  kubo_grid_release(g);
+}
+
+
+/* Each phase is a Brownian motion with <dphi^2> = 2 D t (D = 1): over
+** 64 steps of dt = 1/64, 16 members x 69 phases give 1104 increments;
+** (dphi)^2 has standard deviation sqrt(2) (2 D t). */
+static void test_ns_phase_diffusion(void) {
+  kubo_grid *g = grid2(16, KUBO_NYQUIST_ZERO_K);
+  kubo_model *m = make_model("navier_stokes", g);
+  kubo_model_set(m, "forcing.amplitude", 0);
+  kubo_sim *s = make_sim(m, KUBO_RK4, 0, 16, 4);
+  int64_t nf = kubo_model_hidden_size(m), n = 16 * nf;
+  double *p0 = malloc((size_t)n * sizeof(double));
+  double *p1 = malloc((size_t)n * sizeof(double));
+  kubo_sim_hidden(s, p0);
+  CHECK_OK(kubo_sim_advance(s, 64));
+  kubo_sim_hidden(s, p1);
+  double sum = 0, t = 64.0 / 64;
+  for (int64_t i = 0; i < n; i++) sum += (p1[i] - p0[i]) * (p1[i] - p0[i]);
+  double want = 2 * t, se = sqrt(2.0) * want / sqrt((double)n);
+  CHECK_NEAR(sum / (double)n, want, 4 * se);
+  free(p0);
+  free(p1);
   kubo_sim_free(s);
   kubo_model_release(m);
   kubo_grid_release(g);
@@ -727,7 +810,8 @@ static void test_blow_up(void) {
   double time = -1;
   CHECK(kubo_sim_failure(s, &step, &member, &time) == 1);
   CHECK(step == kubo_sim_step_count(s) + 1);
-  CHECK(member >= 0 && member < 3);
+  CHECK(member >= 0);
+  CHECK(member < 3);
   CHECK_NEAR(time, (double)step, 0);
   double *u = state_of(s);
   int finite = 1;
@@ -813,11 +897,15 @@ int main(void) {
   test_ou_variance_formula();
   test_ou_transient_variance();
   test_ou_impulse_response();
-  test_em_discrete_variance();
+  test_discrete_variance(KUBO_EULER_MARUYAMA);
+  test_discrete_variance(KUBO_HEUN);
+  test_discrete_variance(KUBO_RK4);
+  test_linear_noise_covariance();
   test_ns_forced_modes();
   test_ns_single_shell();
   test_ns_steady_manufactured();
   test_ns_step_reference();
+  test_ns_phase_diffusion();
   test_threads_bit_identical("allen_cahn", 32, 8, 20);
   test_threads_bit_identical("navier_stokes", 16, 4, 6);
   test_clone_pair_restart();

@@ -290,6 +290,29 @@ T.case("save and load round trip", function()
   os.remove(path)
 end)
 
+T.case("nested sequential save and load", function()
+  local path = os.tmpname()
+  local inner = nn.sequential{nn.linear(2, 4), nn.relu()}
+  local net = nn.sequential{inner, nn.linear(4, 3), nn.tanh()}
+  T.eq(net:spec(), "sequential{sequential{linear{in=2,out=4,bias=true}," ..
+                   "relu{}},linear{in=4,out=3,bias=true},tanh{}}")
+  T.eq(net:named_parameters()[1].name, "1.1.weight")
+  net:save(path)
+  local back = nn.load(path)
+  local x = rng:normal(5, 2)
+  T.eq(max_abs_diff(net:forward(x), back:forward(x)), 0)
+  os.remove(path)
+end)
+
+T.case("load rejects other files", function()
+  local path = os.tmpname()
+  os.remove(path)
+  kubo.h5.write(path, "x", kubo.zeros(3))
+  T.raises(function() return nn.load(path) end,
+           "is not a kubo network file")
+  os.remove(path)
+end)
+
 T.case("docstrings", function()
   for _, name in ipairs{"linear", "conv2d", "group_norm", "swish", "relu",
                         "tanh", "fourier_embedding", "embed_bias",

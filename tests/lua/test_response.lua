@@ -135,6 +135,22 @@ T.case("score dense matches exp(A tau) and Stein", function()
   check_exp(Rn, "normalised score")
 end)
 
+T.case("dense site keeps one column", function()
+  local full = kubo.response.gaussian{data = traj, lags = 5}
+  local col = kubo.response.gaussian{data = traj, lags = 5, site = {2}}
+  T.eq(col.values:dim(), 2)
+  T.eq(col.values:size(2), 2)
+  T.eq(col.site[1], 2)
+  for lag = 1, 5 do
+    for i = 1, 2 do
+      T.near(col.values[{lag, i}], full.values[{lag, i, 2}], 0)
+      T.near(col.stderr[{lag, i}], full.stderr[{lag, i, 2}], 0)
+    end
+  end
+  -- R:at on the dense form takes {i, j}, on the column form {i}
+  T.near(full:at{1, 2}[3], col:at{1}[3], 0)
+end)
+
 T.case("callable score object", function()
   local obj = setmetatable({}, {__call = function(_, x)
     return exact_score(x)
@@ -231,8 +247,14 @@ T.case("save writes values, stderr and attributes", function()
   T.eq(attrs.kind, "gaussian")
   T.near(attrs.dt, h, 0)
   T.eq(attrs.members, MEMBERS)
+  T.eq(attrs.circular, 1)
   local se = kubo.h5.read(file, "/linear response_stderr")
   T.ok(se:allclose(R.stderr, 0, 0), "stderr round trip")
+  local S = kubo.response.score{data = traj, score = exact_score, lags = 4}
+  T.eq(S:save(file, "score"), true)
+  local _, sattrs = kubo.h5.read(file, "score")
+  T.near(sattrs.stein_diagonal, S.stein.diagonal, 0)
+  T.eq(sattrs.normalized, 0)
   os.remove(file)
   local ok, msg = R:save("/nonexistent-dir/x.h5")
   T.eq(ok, nil)
@@ -279,11 +301,14 @@ T.case("invalid calls raise clear errors", function()
     kubo.response.gaussian{data = x, lags = 2, grid = g, site = {5, 1}}
   end, "site index 1 must be a whole number from 1 to 4 (got 5)")
   T.raises(function()
-    kubo.response.gaussian{data = x, lags = 2, site = {1, 1}}
-  end, "option 'site' needs a grid")
+    kubo.response.gaussian{data = x, lags = 2, site = {1, 9}}
+  end, "site index 2 must be a whole number from 1 to 4 (got 9)")
   T.raises(function()
     kubo.response.gaussian{data = x, lags = 2, grid = kubo.grid{n = {8, 4}}}
   end, "does not match the grid")
+  T.raises(function()
+    kubo.response.gaussian{data = kubo.zeros(40, 1, 32, 32), lags = 40}
+  end, "needs 40 x 1024 x 1024 numbers, above the limit")
   T.raises(function() kubo.response.score{data = x, lags = 2} end,
            "option 'score' is missing")
   T.raises(function()

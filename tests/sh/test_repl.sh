@@ -237,11 +237,13 @@ if grep -q "abc" "$tmp/history"; then
 else
   ok "dropped line not in history"
 fi
-tm kill-session -t one
 
 # --- second session: history from the first ------------------------------
 
+# Start the second session before ending the first: a tmux server with
+# no sessions exits, and a new-session racing that exit fails.
 start_session two
+tm kill-session -t one
 wait_prompt
 tm send-keys -t "$session" Up
 expect "history across sessions" line "> 'typed ' .. 'line dropped'"

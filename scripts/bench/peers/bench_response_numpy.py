@@ -10,7 +10,8 @@ mean; the score estimate uses s(x) = -x and is normalised. Frames per
 second of the whole estimate, best of 3 runs. Run with Debian's
 /usr/bin/python3 and python3-numpy (NumPy's FFT runs on one thread).
 
-    /usr/bin/python3 scripts/bench/peers/bench_response_numpy.py [frames [lags]]
+    /usr/bin/python3 scripts/bench/peers/bench_response_numpy.py \
+        [frames [lags]]
 """
 import sys
 import time
