@@ -188,6 +188,50 @@ local function train(_, p, ctx)
           loss_history = history}
 end
 
+-- Returns the normalised score response from the raw one S (lags, ny,
+-- nx): S^(k, t) / S^(k, 0) per Fourier mode. Modes whose |S^(k, 0)| is
+-- below 1e-12 of the largest are set to zero, as in
+-- kubo.response.score{normalize = true}, and so are those below floor
+-- (default 0). Stein's identity makes S^(k, 0) = 1 for an exact score,
+-- so a value near 0 marks a mode that the score did not learn, whose
+-- ratio would amplify noise. Deriving the normalised estimate from the
+-- raw one saves evaluating the score a second time.
+function M.normalize(raw, g, floor)
+  floor = floor or 0
+  local spectrum = g:fft(raw)
+  local shape = spectrum:shape()
+  local lags, ny, nh = shape[1], shape[2], shape[3]
+  local zero_re, zero_im, largest = {}, {}, 0
+  for j = 1, ny do
+    zero_re[j], zero_im[j] = {}, {}
+    for k = 1, nh do
+      local re, im = spectrum[{1, j, k, 1}], spectrum[{1, j, k, 2}]
+      zero_re[j][k], zero_im[j][k] = re, im
+      largest = math.max(largest, math.sqrt(re * re + im * im))
+    end
+  end
+  for j = 1, ny do
+    for k = 1, nh do
+      local a, b = zero_re[j][k], zero_im[j][k]
+      local power = a * a + b * b
+      local size = math.sqrt(power)
+      local keep = size >= 1e-12 * largest and size >= floor
+      for lag = 1, lags do
+        local re, im = spectrum[{lag, j, k, 1}], spectrum[{lag, j, k, 2}]
+        if keep then
+          -- (re + i im) / (a + i b)
+          spectrum[{lag, j, k, 1}] = (re * a + im * b) / power
+          spectrum[{lag, j, k, 2}] = (im * a - re * b) / power
+        else
+          spectrum[{lag, j, k, 1}] = 0
+          spectrum[{lag, j, k, 2}] = 0
+        end
+      end
+    end
+  end
+  return g:ifft(spectrum)
+end
+
 local function respond(spec, p, ctx)
   local sim_out = ctx:input("simulate")
   local data = {file = sim_out.data_file, dataset = "timeseries"}
@@ -204,24 +248,22 @@ local function respond(spec, p, ctx)
 
   ctx:log("Gaussian estimate")
   keep("gaussian", kubo.response.gaussian{data = data, grid = g,
-                                          lags = p.lags, dt = dt})
+                                          lags = p.lags, dt = dt,
+                                          circular = p.circular})
+  local function score_estimates(name, score)
+    local raw = kubo.response.score{data = data, grid = g, lags = p.lags,
+                                    dt = dt, score = score,
+                                    circular = p.circular}
+    keep(name .. "_raw", raw)
+    out[name] = {values = M.normalize(raw.values, g, p.stein_floor)}
+  end
   local model = make_model(spec, p)
   if model:has_score() then
-    local function analytic(x) return model:score(x) end
     ctx:log("analytic-score estimates")
-    keep("analytic_raw", kubo.response.score{
-      data = data, grid = g, lags = p.lags, dt = dt, score = analytic})
-    keep("analytic", kubo.response.score{
-      data = data, grid = g, lags = p.lags, dt = dt, score = analytic,
-      normalize = true})
+    score_estimates("analytic", function(x) return model:score(x) end)
   end
-  local learned = kubo.score.load(ctx:input("train").score_file)
   ctx:log("learned-score estimates")
-  keep("score_raw", kubo.response.score{
-    data = data, grid = g, lags = p.lags, dt = dt, score = learned})
-  keep("score", kubo.response.score{
-    data = data, grid = g, lags = p.lags, dt = dt, score = learned,
-    normalize = true})
+  score_estimates("score", kubo.score.load(ctx:input("train").score_file))
   return out
 end
 
@@ -395,6 +437,21 @@ function M.report_text(spec, p, r)
     end
   end
 
+  local stein = {}
+  for _, name in ipairs{"analytic_raw", "score_raw"} do
+    local response = r.responses and r.responses[name]
+    if response and response.stein_diagonal then
+      stein[#stein + 1] = string.format("%s %.3f", name == "score_raw"
+                                        and "learned" or "analytic",
+                                        response.stein_diagonal)
+    end
+  end
+  if #stein > 0 then
+    add("")
+    add("Stein check: raw S(0) at the impulse, 1 for an exact score: %s",
+        table.concat(stein, ", "))
+  end
+
   if e.against_exact then
     add("")
     add("errors against the exact response (same norm)")
@@ -444,9 +501,10 @@ function M.new(spec)
        uses = {"net", "channels", "depth", "embed", "unet_channels",
                "blocks", "train_steps", "epochs", "batch", "lr", "warmup",
                "ema", "noise_range", "sigma_max", "scale", "seed"}},
-      {name = "respond", version = 1, inputs = {"simulate", "train"},
+      {name = "respond", version = 4, inputs = {"simulate", "train"},
        run = stage(respond),
-       uses = with(MODEL_FIELDS, {"lags", "frame_every"})},
+       uses = with(MODEL_FIELDS, {"lags", "frame_every", "circular",
+                                  "stein_floor"})},
       {name = "report", version = 2,
        inputs = {"simulate", "perturb", "respond"}, run = stage(report),
        uses = with(MODEL_FIELDS, {"lags", "frame_every"})},

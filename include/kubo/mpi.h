@@ -6,7 +6,7 @@
 ** Ranks: kubo works on MPI_COMM_WORLD. A build without MPI (KUBO_MPI
 ** off), and an MPI build started without an MPI launcher, is rank 0 of
 ** 1. Every collective below is then the identity (a copy where it has an
-** output) and never fails.
+** output), and fails only on invalid arguments.
 **
 ** Determinism: every reduction adds the ranks' values in rank order,
 ** ((x_0 + x_1) + x_2) + ..., on rank 0 and sends the result to every
@@ -34,6 +34,7 @@
 #include "kubo/error.h"
 #include "kubo/h5.h"
 #include "kubo/integrator.h"
+#include "kubo/nn.h"
 #include "kubo/response.h"
 #include "kubo/tensor.h"
 
@@ -50,10 +51,11 @@ int kubo_mpi_built(void);
 
 /* Initialises MPI if kubo was built with it, the process was started by
 ** an MPI launcher (mpirun or mpiexec of Open MPI, or a launcher that
-** sets PMIX_RANK or PMI_RANK) and MPI is not initialised yet. Does
-** nothing otherwise; safe to call more than once. Fails with KUBO_EIO
-** if MPI_Init_thread fails or the library cannot call MPI from the main
-** thread of a multi-threaded program. */
+** sets PMIX_RANK or PMI_RANK) and MPI is not initialised yet. Then, and
+** also when the caller initialised MPI before, sets MPI_ERRORS_RETURN on
+** MPI_COMM_WORLD. Does nothing else, and is safe to call more than once.
+** Fails with KUBO_EIO if MPI_Init_thread fails or the library cannot
+** call MPI from the main thread of a multi-threaded program. */
 kubo_status kubo_mpi_init(void);
 
 /* Returns 1 between a successful MPI initialisation by kubo_mpi_init
@@ -119,9 +121,10 @@ kubo_status kubo_mpi_gather_rows(const void *local, void *out,
                                  int64_t row_bytes, int all);
 
 /* Makes every rank return the same status: KUBO_OK if status is KUBO_OK
-** on every rank, else the status and message of the lowest rank that
-** failed, which every rank then has in kubo_error_message(). Other ranks'
-** messages get the suffix " (on rank r)". */
+** on every rank, else the status and message of the lowest rank r that
+** failed, which every rank then has in kubo_error_message(). Unless every
+** rank failed, the message gets the suffix " (on rank r)" (once: a
+** message that has one keeps it). */
 kubo_status kubo_mpi_agree(kubo_status status);
 
 
@@ -129,10 +132,10 @@ kubo_status kubo_mpi_agree(kubo_status status);
 ** Ensembles split across ranks
 **
 ** A split ensemble of `total` members is one kubo_sim per rank with the
-** rank's share of the members (kubo_mpi_share) and first_member set to
-** the global index of its first member, so that every member draws the
-** noise it would draw in one integrator of all members. The functions
-** below are collective.
+** rank's share of the members (kubo_mpi_share). Its first_member is the
+** global index of its first member, so every member draws the noise it
+** would draw in one integrator of all members. The functions below are
+** collective.
 ** ------------------------------------------------------------------- */
 
 /* Copies the internal state, hidden state and step count of members
@@ -155,16 +158,36 @@ kubo_status kubo_mpi_sim_state(const kubo_sim *local, int64_t total,
 
 /* The perturbation response of a split ensemble: the same estimate, to
 ** the bit, as kubo_response_perturbation on one integrator of all total
-** members. Each rank advances its own members; at every lag the ranks
+** members. Each rank advances its own members. At every lag the ranks
 ** send (perturbed - control) / delta of their members to rank 0 in rank
-** order, which adds them to the running mean and variance in member
-** order, and sends the result to every rank at the end. out->members
+** order, and rank 0 adds them to the running mean and variance in member
+** order. At the end it sends the result to every rank. out->members
 ** counts every rank's realisations. Fails as kubo_response_perturbation
 ** on any rank, with every rank returning that status. */
 kubo_status kubo_mpi_response_perturbation(const kubo_sim *local,
                                            int64_t total,
                                            const kubo_perturbation_spec *p,
                                            kubo_response *out);
+
+
+/* ---------------------------------------------------------------------
+** Data-parallel training
+**
+** Every rank has the same network and optimizer state and draws the same
+** batch. Each runs the network on its own rows of the batch, and the
+** ranks add their gradients before the optimizer step, so every rank
+** takes the same step. The gradient differs from a one-rank
+** run's only in the order of the float32 additions over the rows.
+** ------------------------------------------------------------------- */
+
+/* Sets *first and *count to this rank's rows of a batch of n rows
+** (kubo_mpi_share; count is 0 on some ranks when n < size). */
+void kubo_mpi_batch_rows(int64_t n, int64_t *first, int64_t *count);
+
+/* Adds the parameter gradients of net (kubo_nn_grads) over the ranks in
+** rank order, so that every rank has those of the whole batch.
+** Collective. */
+kubo_status kubo_mpi_reduce_gradients(kubo_nn *net);
 
 
 /* ---------------------------------------------------------------------
@@ -182,14 +205,14 @@ kubo_status kubo_mpi_rank_path(const char *path, int rank, char *out,
 ** HDF5 virtual dataset `name` of the file at path, which a reader sees
 ** as one dataset: the sources' datasets are laid side by side along
 ** dimension `axis`, in order. They must agree in dtype, rank and every
-** other dimension. An existing object `name` in path is replaced; the
-** rest of the file is kept, and the file is replaced through a
-** temporary copy as kubo/h5.h does. attrs (NULL for none) are attached
-** to the virtual dataset. The sources are recorded by their file names
-** relative to path's folder, so the files can be moved together; they
-** must be in that folder. Not collective: call it on one rank after
-** every source is closed. Fails with KUBO_EIO if a source cannot be
-** read and with KUBO_EINVAL if the sources do not agree. */
+** other dimension. An existing object `name` in path is replaced and
+** the rest of the file is kept. As in kubo/h5.h, the change is made in a
+** temporary copy that replaces the file. attrs (NULL for none) are
+** attached to the virtual dataset. The sources must be in path's folder
+** and are recorded by their names within it, so the files can be moved
+** together. Not collective: call it on one rank after every source is
+** closed. Fails with KUBO_EIO if a source cannot be read and with
+** KUBO_EINVAL if the sources do not agree. */
 kubo_status kubo_mpi_h5_join(const char *path, const char *name,
                              int count, const char *const *sources,
                              int axis, const kubo_h5_attrs *attrs);

@@ -58,6 +58,18 @@ void kubo_philox_block(uint64_t seed, uint64_t stream, uint64_t position,
 ** the normal fills do. */
 void kubo_rng_block_normals(const uint32_t w[4], double z[2]);
 
+/* Selects the SIMD variant of the fill kernels for the whole process:
+** "auto" (the default: the widest one the CPU supports), "generic"
+** (plain C), and on x86-64 "sse2", "avx2" or "avx512f". Every variant
+** gives the same bits; the choice exists for tests and benchmarks. Not
+** thread-safe: call it while no fill runs. Fails with KUBO_EINVAL for an
+** unknown name or a variant that the CPU does not support, and then
+** keeps the current choice. */
+kubo_status kubo_rng_simd_set(const char *name);
+
+/* Returns the name of the variant that fills use now (never "auto"). */
+const char *kubo_rng_simd_get(void);
+
 /* Returns the stream number of substream k of stream. For a fixed stream
 ** the map is injective in k, so substreams with different k never share a
 ** stream number. A substream may in principle equal an unrelated plain

@@ -34,11 +34,24 @@ local function is_tensor(v)
 end
 M.is_tensor = is_tensor
 
+-- Returns the shape of tensor v, raising a plot error that names `what`
+-- when v has been freed.
+function M.shape(v, what)
+  local ok, shape = pcall(v.shape, v)
+  if not ok then
+    if tostring(v) == "kubo.Tensor (freed)" then
+      M.fail("%s is a freed tensor", what)
+    end
+    M.fail("%s is not a usable tensor: %s", what, tostring(shape))
+  end
+  return shape
+end
+
 -- Returns a Lua array of numbers from a 1-D tensor or a table of numbers.
 -- `what` names the value in error messages.
 function M.vector(v, what)
   if is_tensor(v) then
-    local shape = v:shape()
+    local shape = M.shape(v, what)
     if #shape ~= 1 then
       M.fail("%s must be 1-D, got a tensor of shape (%s)", what,
              table.concat(shape, ", "))
@@ -63,7 +76,7 @@ end
 function M.matrix(v, what)
   local rows
   if is_tensor(v) then
-    local shape = v:shape()
+    local shape = M.shape(v, what)
     if #shape ~= 2 then
       M.fail("%s must be 2-D, got a tensor of shape (%s)", what,
              table.concat(shape, ", "))
@@ -78,9 +91,19 @@ function M.matrix(v, what)
   if #rows == 0 or #rows[1] == 0 then M.fail("%s is empty", what) end
   local ncols = #rows[1]
   for i, row in ipairs(rows) do
+    if type(row) ~= "table" then
+      M.fail("%s row %d must be a table of numbers, got %s", what, i,
+             type(row))
+    end
     if #row ~= ncols then
       M.fail("%s row %d has %d values, expected %d like row 1", what, i,
              #row, ncols)
+    end
+    for j = 1, ncols do
+      if type(row[j]) ~= "number" then
+        M.fail("%s[%d][%d] must be a number, got %s", what, i, j,
+               type(row[j]))
+      end
     end
   end
   return rows, ncols
@@ -93,15 +116,27 @@ function M.number(x)
   return string.format("%.10g", x)
 end
 
--- Returns s as a double-quoted gnuplot string.
+-- Returns user text s as a gnuplot string expression. Each line becomes
+-- a single-quoted string, where gnuplot expands neither backquotes nor
+-- escapes and a quote is written twice. The lines are joined with a "\n"
+-- constant, so a title can span lines but cannot end the command. Other
+-- control characters become spaces.
 function M.quote(s)
-  s = tostring(s):gsub('[\\"]', "\\%0"):gsub("\n", "\\n")
-  return '"' .. s .. '"'
+  s = tostring(s):gsub("\r\n?", "\n"):gsub("[\0-\9\11-\31\127]", " ")
+  local pieces = {}
+  for line in (s .. "\n"):gmatch("([^\n]*)\n") do
+    pieces[#pieces + 1] = "'" .. line:gsub("'", "''") .. "'"
+  end
+  return table.concat(pieces, '."\\n".')
 end
 
 -- Returns path as a single-quoted gnuplot string, where no escapes apply
--- and a quote is doubled.
+-- and a quote is doubled. A control character in the path is an error.
 function M.quote_path(path)
+  if path:find("[%c\127]") then
+    M.fail("file name contains a control character such as a newline; "
+           .. "use a name on one line")
+  end
   return "'" .. path:gsub("'", "''") .. "'"
 end
 
@@ -131,6 +166,11 @@ function M.terminal(file, size, font)
   end
   local ext = file:match("%.([%w]+)$")
   ext = ext and ext:lower()
+  if type(font) ~= "string" or font:find("[%c\127]") then
+    M.fail("font must be a string such as \"DejaVu Sans,12\" on one line, "
+           .. "got %s", type(font) == "string" and string.format("%q", font)
+           or type(font))
+  end
   local dims = string.format("size %d,%d", size[1], size[2])
   if ext == "png" then
     return string.format("set terminal pngcairo %s font %s noenhanced",

@@ -108,13 +108,33 @@ local function range_text(r, what)
   return string.format("[%s:%s]", ends[1], ends[2])
 end
 
+local MAX_PIXELS = 20000
+
 local function size_of(size, default, what)
   if size == nil then return default end
-  if type(size) ~= "table" or type(size[1]) ~= "number"
-     or type(size[2]) ~= "number" or size[1] < 1 or size[2] < 1 then
-    fail("%s must be {width, height} in pixels", what)
+  if type(size) ~= "table" then
+    fail("%s must be {width, height} in pixels, got %s", what, type(size))
+  end
+  for i = 1, 2 do
+    local v = size[i]
+    -- NaN fails both comparisons
+    if type(v) ~= "number" or not (v >= 1 and v <= MAX_PIXELS) then
+      fail("%s must be {width, height} in pixels, each from 1 to %d; "
+           .. "%s[%d] is %s", what, MAX_PIXELS, what, i,
+           v ~= v and "NaN" or type(v) == "string"
+           and string.format("%q", v) or tostring(v))
+    end
   end
   return {math.floor(size[1]), math.floor(size[2])}
+end
+
+-- Returns the value of a text option (a title or label) after checking
+-- that it is a string or a number.
+local function text_option(v, what)
+  if type(v) ~= "string" and type(v) ~= "number" then
+    fail("%s must be a string, got %s", what, type(v))
+  end
+  return v
 end
 
 -- Returns the set-up lines shared by both panel kinds.
@@ -122,12 +142,11 @@ local function common_commands(spec)
   -- stated every time because `reset` between panels keeps it
   local cmds = {spec.enhanced and "set termoption enhanced"
                 or "set termoption noenhanced"}
-  if spec.title then cmds[#cmds + 1] = "set title " .. quote(spec.title) end
-  if spec.xlabel then
-    cmds[#cmds + 1] = "set xlabel " .. quote(spec.xlabel)
-  end
-  if spec.ylabel then
-    cmds[#cmds + 1] = "set ylabel " .. quote(spec.ylabel)
+  for _, key in ipairs{"title", "xlabel", "ylabel"} do
+    if spec[key] ~= nil then
+      cmds[#cmds + 1] = string.format("set %s %s", key,
+                                      quote(text_option(spec[key], key)))
+    end
   end
   if spec.xrange then
     cmds[#cmds + 1] = "set xrange " .. range_text(spec.xrange, "xrange")
@@ -140,6 +159,65 @@ end
 
 
 -- Line plots ------------------------------------------------------------
+
+-- Style values go into the script as gnuplot words, so each is checked
+-- against the forms gnuplot takes. A bad value shows up in the message
+-- with %q, so that a newline in it is visible.
+local function shown(v)
+  if v ~= v then return "NaN" end
+  return type(v) == "string" and string.format("%q", v) or tostring(v)
+end
+
+local function check_color(v, what)
+  if v == nil then return nil end
+  if type(v) ~= "string" or not v:match("^#?[%w%-]+$") then
+    fail("%s must be a colour name such as \"dark-red\" or \"#rrggbb\", "
+         .. "got %s", what, shown(v))
+  end
+  return v
+end
+
+-- Returns the dash option as gnuplot words: an integer dash type, a
+-- pattern "(10,5)" of up to 8 lengths, or a string of "-", "_", "." and
+-- spaces.
+local function check_dash(v, what)
+  if v == nil then return nil end
+  if math.type(v) == "integer" and v >= 0 then return tostring(v) end
+  if type(v) == "string" then
+    if v:match("^%d+$") then return v end
+    local inner = v:match("^%(([%d%., ]+)%)$")
+    if inner then
+      local count = 0
+      for length in inner:gmatch("[^,]+") do
+        if not tonumber(length) then count = -1 break end
+        count = count + 1
+      end
+      if count > 0 and count <= 8 then return v end
+    end
+    if v:match("^[%-%._ ]+$") then return quote(v) end
+  end
+  fail("%s must be a dash type (an integer), a pattern such as "
+       .. "\"(10,5)\" or a string of '-', '_', '.' and spaces, got %s",
+       what, shown(v))
+end
+
+local function check_point(v, what)
+  if v == nil then return nil end
+  local n = math.tointeger(v)
+  if type(v) ~= "number" or not n or n < -1 then
+    fail("%s must be a gnuplot point type (an integer from -1 up), got %s",
+         what, shown(v))
+  end
+  return n
+end
+
+local function check_width(v, what)
+  if v == nil then return nil end
+  if type(v) ~= "number" or not (v > 0 and v < math.huge) then
+    fail("%s must be a positive line width, got %s", what, shown(v))
+  end
+  return v
+end
 
 local function check_series(s, i)
   local what = string.format("series[%d]", i)
@@ -181,8 +259,10 @@ local function check_series(s, i)
     fail("%s.label must be a string, got %s", what, type(s.label))
   end
   return {x = x, y = y, yerr = yerr, style = style, label = s.label,
-          color = s.color, dash = s.dash, point = s.point,
-          width = s.width}
+          color = check_color(s.color, what .. ".color"),
+          dash = check_dash(s.dash, what .. ".dash"),
+          point = check_point(s.point, what .. ".point"),
+          width = check_width(s.width, what .. ".width")}
 end
 
 -- Returns the gnuplot style words for series number i.
@@ -303,7 +383,8 @@ local function field_panel(spec, prefix)
                                     G.number(m))
   end
   if spec.cblabel then
-    cmds[#cmds + 1] = "set cblabel " .. quote(spec.cblabel)
+    cmds[#cmds + 1] = "set cblabel " .. quote(text_option(spec.cblabel,
+                                                          "cblabel"))
   end
   if spec.aspect ~= false then cmds[#cmds + 1] = "set size ratio -1" end
   local x0, x1, y0, y1 = 0.5, ncols + 0.5, 0.5, nrows + 0.5
@@ -393,7 +474,8 @@ local function panels(args)
   local blocks, body = {}, {}
   body[#body + 1] = string.format("set multiplot layout %d,%d%s", rows,
                                   cols, args.title and
-                                  (" title " .. quote(args.title) ..
+                                  (" title " ..
+                                   quote(text_option(args.title, "title")) ..
                                    " font ',15'") or "")
   for i, spec in ipairs(list) do
     local what = string.format("panels[%d]", i)
@@ -451,7 +533,10 @@ kubo.plot.lines{file, series, [title], [xlabel], [ylabel], [logx], [logy],
 Draws line plots into file (.png or .svg, by its extension).
 series is a list of {label =, x =, y =, [yerr =], [style =], [color =],
 [dash =], [point =], [width =]}; x and y are tables of numbers or 1-D
-tensors of equal length (x defaults to 1..#y). yerr draws a band of
+tensors of equal length (x defaults to 1..#y). color is a gnuplot colour
+name or "#rrggbb", dash an integer, a pattern "(10,5)" or a string of
+"-", "_", "." and spaces, point an integer point type and width a
+positive number. yerr draws a band of
 +-yerr around the line. style is "linespoints" (default), "lines",
 "points", "steps" or "errorbars". Series differ by colour, dash pattern
 and point type. xrange/yrange are {min, max} ("*" for automatic), legend

@@ -44,12 +44,20 @@ local function plain(s)
   return (tostring(s):gsub("[_^@&~{}\\]", "\\%0"))
 end
 
+-- Raises an error unless v, the text option `what`, is a string or a
+-- number (or nil when optional).
+local function check_text(v, what)
+  if v ~= nil and type(v) ~= "string" and type(v) ~= "number" then
+    fail("%s must be a string, got %s", what, type(v))
+  end
+end
+
 -- Returns the list of per-entry series of a curve set: a table of series
 -- (1-D tensors or tables), a 2-D tensor (lags, entries) or a 1-D tensor
 -- (one entry).
 local function entry_series(set, what)
   if G.is_tensor(set) then
-    local shape = set:shape()
+    local shape = G.shape(set, what)
     if #shape == 1 then return {G.vector(set, what)} end
     if #shape ~= 2 then
       fail("%s must be a list of series or a (lags, entries) tensor, got "
@@ -126,6 +134,27 @@ local function row_panels(row, what)
     end
   end
   if row.lags == nil then fail("%s.lags is missing", what) end
+  for _, key in ipairs{"label", "snapshot_title", "xlabel", "cblabel"} do
+    check_text(row[key], what .. "." .. key)
+  end
+  if row.entries ~= nil then
+    if type(row.entries) ~= "table" then
+      fail("%s.entries must be a list of panel titles, got %s", what,
+           type(row.entries))
+    end
+    for k, v in pairs(row.entries) do
+      check_text(v, string.format("%s.entries[%s]", what, tostring(k)))
+    end
+  end
+  if row.labels ~= nil then
+    if type(row.labels) ~= "table" then
+      fail("%s.labels must be a table {score = \"...\", ...}, got %s",
+           what, type(row.labels))
+    end
+    for k, v in pairs(row.labels) do
+      check_text(v, string.format("%s.labels.%s", what, tostring(k)))
+    end
+  end
   local lags = G.vector(row.lags, what .. ".lags")
   if type(row.curves) ~= "table" or next(row.curves) == nil then
     fail("%s.curves must be a table {dynamical = ..., gaussian = ..., "

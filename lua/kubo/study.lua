@@ -336,8 +336,9 @@ local TENSOR_MARK = "/tensor"
 
 -- Walks an output tree. Returns the manifest tree (each tensor replaced
 -- by a TENSOR_MARK table), and fills the list of {path, tensor} and the
--- table of scalar leaves by path.
-local function flatten_outputs(value, path, tensors, scalars, what)
+-- table of scalar leaves by path. `open` maps each table on the path from
+-- the root to its name, so that a table containing itself raises an error.
+local function flatten_outputs(value, path, tensors, scalars, what, open)
   local t = type(value)
   if is_tensor(value) then
     tensors[#tensors + 1] = {path, value}
@@ -346,6 +347,12 @@ local function flatten_outputs(value, path, tensors, scalars, what)
     scalars[path] = value
     return value
   elseif t == "table" then
+    open = open or {}
+    if open[value] then
+      fail("%s is the table %s again, which contains itself; outputs must "
+           .. "be trees without cycles", what, open[value])
+    end
+    open[value] = what
     local tree = {}
     for k, v in pairs(value) do
       local kt = type(k)
@@ -359,8 +366,9 @@ local function flatten_outputs(value, path, tensors, scalars, what)
              .. "integers", what, tostring(k))
       end
       tree[k] = flatten_outputs(v, path .. "/" .. tostring(k), tensors,
-                                scalars, what .. "." .. tostring(k))
+                                scalars, what .. "." .. tostring(k), open)
     end
+    open[value] = nil
     return tree
   end
   fail("%s is a %s; outputs must be tensors, numbers, strings, booleans "
@@ -501,6 +509,10 @@ local function new(args)
   if type(name) ~= "string" or not name:match("^[%w_%-%.]+$") then
     fail("study name must be a string of letters, digits, '_', '-' or "
          .. "'.', got %s", tostring(name))
+  end
+  if name == "." or name == ".." then
+    fail("study name must not be '%s', which names the current or parent "
+         .. "folder rather than a folder of its own", name)
   end
   local params = args.params or {}
   if type(params) ~= "table" then

@@ -1,14 +1,16 @@
 /*
 ** bench_rng.c: the time per value of kubo's normal and uniform fills
-** against the per-block path they replaced (Random123's philox4x32 on one
-** block at a time through kubo_philox_block, then libm's log, sqrt, cos
-** and sin), in one run. Built and run by scripts/bench/bench_rng.sh.
+** against the per-block path that they replaced, in one run, for each
+** SIMD variant of the fill kernels that the CPU supports. The reference
+** runs Random123's philox4x32 on one block at a time through
+** kubo_philox_block, then libm's log, sqrt, cos and sin. Built and run by
+** scripts/bench/bench_rng.sh.
 **
 **   bench_rng [n ...]   fill lengths, default 1088 (the normals of one
 **                       Allen-Cahn 32x32 member-step) and 65536
 **
 ** Rounds alternate between the reference and kubo, so load from other
-** processes slows both alike; each figure is the best of 7 rounds of at
+** processes slows both alike. Each figure is the best of 7 rounds of at
 ** least 0.2 s. Run it on one thread: fills of 2^15 values or more are
 ** parallel in kubo and serial in the reference.
 */
@@ -90,9 +92,9 @@ static void compare(const char *what, fill_fn *reference, fill_fn *fill,
     if (t_ref < best_ref) best_ref = t_ref;
     if (t < best) best = t;
   }
-  printf("  %-8s n = %-8lld per block: %6.2f ns/value   kubo: %6.2f "
-         "ns/value   speed-up %5.2f\n", what, (long long)n, best_ref * 1e9,
-         best * 1e9, best_ref / best);
+  printf("  %-8s %-8s n = %-7lld per block %6.2f ns/value   kubo %6.2f "
+         "ns/value   speed-up %5.2f\n", what, kubo_rng_simd_get(),
+         (long long)n, best_ref * 1e9, best * 1e9, best_ref / best);
   free(x);
 }
 
@@ -113,9 +115,14 @@ int main(int argc, char **argv) {
       sizes[count++] = (int64_t)n;
     }
   }
+  static const char *variants[] = {"avx512f", "avx2", "sse2", "generic"};
   for (int k = 0; k < count; k++) {
-    compare("normal", reference_normal, kubo_rng_normal_at, sizes[k]);
-    compare("uniform", reference_uniform, kubo_rng_uniform_at, sizes[k]);
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+      if (kubo_rng_simd_set(variants[v]) != KUBO_OK) continue;
+      compare("normal", reference_normal, kubo_rng_normal_at, sizes[k]);
+      compare("uniform", reference_uniform, kubo_rng_uniform_at,
+              sizes[k]);
+    }
   }
   return 0;
 }

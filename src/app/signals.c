@@ -29,6 +29,9 @@ static void stop_hook(lua_State *L, lua_Debug *ar) {
     kubo_interrupt_clear();
     return;
   }
+  /* The Lua error delivers this Ctrl-C, so engine calls made after a
+  ** pcall that catches it must not see the request again. */
+  kubo_interrupt_clear();
   luaL_error(L, "interrupted");
 }
 

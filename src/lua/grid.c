@@ -425,9 +425,10 @@ static int g_noise(lua_State *L) {
   check_keys(L, 3, "grid.noise", keys, "eps2, members, step");
 
   lua_getfield(L, 3, "eps2");
-  if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= 0))
-    return luaL_error(L, "grid.noise: eps2 must be a number >= 0 (got %s)",
-                      luaL_tolstring(L, -1, NULL));
+  if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) >= 0) ||
+      !isfinite(lua_tonumber(L, -1)))
+    return luaL_error(L, "grid.noise: eps2 must be a number >= 0 and finite "
+                      "(got %s)", luaL_tolstring(L, -1, NULL));
   double eps2 = lua_tonumber(L, -1);
   lua_getfield(L, 3, "members");
   int keyed = !lua_isnil(L, -1);
@@ -448,7 +449,11 @@ static int g_noise(lua_State *L) {
     return 1;
   }
 
-  /* Member m (1-based) draws from substream m - 1 at block step * M. */
+  /* The output first: it rejects a member count too large for memory
+  ** before the size of the streams below can overflow. Member m (1-based)
+  ** draws from substream m - 1 at block step * M. */
+  kubo_tensor *out = push_fields(L, g, members);
+  int out_idx = lua_gettop(L);
   kubo_rng *streams = lua_newuserdatauv(
       L, (size_t)(members > 0 ? members : 1) * sizeof(kubo_rng), 0);
   uint64_t position = (uint64_t)step * (uint64_t)kubo_grid_real_size(g);
@@ -457,8 +462,8 @@ static int g_noise(lua_State *L) {
                   kubo_rng_substream(rng->stream, (uint64_t)m));
     streams[m].position = position;
   }
-  kubo_tensor *out = push_fields(L, g, members);
   KB_TRY(L, kubo_grid_noise(g, amplitude, members, streams, out->data));
+  lua_pushvalue(L, out_idx);
   return 1;
 }
 

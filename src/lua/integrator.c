@@ -12,6 +12,7 @@
 
 typedef struct sim_box {
   kubo_sim *s;
+  int busy;  /* set while an engine call may call back into Lua */
 } sim_box;
 
 enum { UV_COUNT = 1 };
@@ -39,9 +40,32 @@ struct kubo_sim *kb_integrator_check(lua_State *L, int idx) {
 }
 
 
+void kb_sim_set_busy(lua_State *L, int idx, int busy) {
+  box_check(L, idx)->busy = busy;
+}
+
+
+void kb_sim_check_idle(lua_State *L, int idx, const char *action) {
+  if (box_check(L, idx)->busy)
+    luaL_error(L, "integrator: cannot %s while it is running (the call "
+               "came from a function the integrator is calling)", action);
+}
+
+
 static int s_free(lua_State *L) {
   sim_box *b = box_check(L, 1);
+  kb_sim_check_idle(L, 1, "free");
   kubo_sim_free(b->s);
+  b->s = NULL;
+  return 0;
+}
+
+
+/* Frees the engine object of an idle integrator. The stack refers to a
+** busy integrator, so the collector cannot reach it while it runs. */
+static int s_gc(lua_State *L) {
+  sim_box *b = box_check(L, 1);
+  if (!b->busy) kubo_sim_free(b->s);
   b->s = NULL;
   return 0;
 }
@@ -53,6 +77,7 @@ static void push_sim(lua_State *L, kubo_sim *s, int model_idx) {
   model_idx = lua_absindex(L, model_idx);
   sim_box *b = lua_newuserdatauv(L, sizeof *b, UV_COUNT);
   b->s = s;
+  b->busy = 0;
   luaL_setmetatable(L, KB_INTEGRATOR);
   lua_pushvalue(L, model_idx);
   lua_setiuservalue(L, -2, KB_SIM_UV_MODEL);
@@ -186,7 +211,15 @@ int kb_sim_new(lua_State *L) {
                                      "seed", "first_member", "noise", NULL};
   const char *fname = "integrator";
   int opts = lua_gettop(L);
-  luaL_checktype(L, opts, LUA_TTABLE);
+  /* kubo.integrator() passes only the kubo.integrator table, which has a
+  ** __call metamethod that an options table lacks. */
+  int missing = opts == 0 ||
+                (lua_istable(L, opts) &&
+                 luaL_getmetafield(L, opts, "__call") != LUA_TNIL);
+  if (missing || !lua_istable(L, opts))
+    return luaL_error(L, "integrator: expected a table of options such as "
+                      "{model = m, dt = 0.01, members = 16} (got %s)",
+                      missing ? "no options" : luaL_typename(L, opts));
   kb_sim_check_keys(L, opts, fname, keys);
 
   if (lua_getfield(L, opts, "model") == LUA_TNIL)
@@ -302,7 +335,8 @@ static void push_rng(lua_State *L, uint64_t seed, uint64_t stream) {
 }
 
 
-/* Fills t from f(rng, member) for every member. */
+/* Fills t from f(rng, member) for every member of the integrator at
+** index 1, which stays busy (it cannot be freed) while f runs. */
 static void states_from_function(lua_State *L, kubo_sim *s, int fidx,
                                  kubo_tensor *t) {
   const kubo_sim_options *opt = kubo_sim_get_options(s);
@@ -313,7 +347,10 @@ static void states_from_function(lua_State *L, kubo_sim *s, int fidx,
     lua_pushvalue(L, fidx);
     push_rng(L, opt->seed, kubo_rng_substream(g, KUBO_SIM_KEY_INIT));
     lua_pushinteger(L, (lua_Integer)g + 1);
-    lua_call(L, 2, 1);
+    kb_sim_set_busy(L, 1, 1);
+    int called = lua_pcall(L, 2, 1, 0);
+    kb_sim_set_busy(L, 1, 0);
+    if (called != LUA_OK) lua_error(L);
     kubo_tensor *u = kb_tensor_test(L, -1);
     if (u != NULL && !kubo_tensor_is_empty(u) &&
         kubo_tensor_numel(u) == dim) {
@@ -336,6 +373,7 @@ static void states_from_function(lua_State *L, kubo_sim *s, int fidx,
 
 static int s_initialize(lua_State *L) {
   kubo_sim *s = kb_integrator_check(L, 1);
+  kb_sim_check_idle(L, 1, "initialize");
   if (lua_isnoneornil(L, 2)) {
     KB_TRY(L, kubo_sim_initialize(s, NULL));
     lua_settop(L, 1);
@@ -462,10 +500,13 @@ static int s_clone(lua_State *L) {
 
 static int s_advance(lua_State *L) {
   kubo_sim *s = kb_integrator_check(L, 1);
+  kb_sim_check_idle(L, 1, "advance");
   int64_t steps = kb_check_int(L, 2, "steps");
   if (steps < 0)
     return luaL_argerror(L, 2, "steps must be >= 0");
+  kb_sim_set_busy(L, 1, 1);
   kubo_status status = kubo_sim_advance(s, steps);
+  kb_sim_set_busy(L, 1, 0);
   if (status != KUBO_OK) return kb_sim_raise_advance(L, s, status);
   lua_settop(L, 1);
   return 1;
@@ -475,10 +516,16 @@ static int s_advance(lua_State *L) {
 static int s_advance_pair(lua_State *L) {
   kubo_sim *a = kb_integrator_check(L, 1);
   kubo_sim *b = kb_integrator_check(L, 2);
+  kb_sim_check_idle(L, 1, "advance");
+  kb_sim_check_idle(L, 2, "advance");
   int64_t steps = kb_check_int(L, 3, "steps");
   if (steps < 0)
     return luaL_argerror(L, 3, "steps must be >= 0");
+  kb_sim_set_busy(L, 1, 1);
+  kb_sim_set_busy(L, 2, 1);
   kubo_status status = kubo_sim_advance_pair(a, b, steps);
+  kb_sim_set_busy(L, 1, 0);
+  kb_sim_set_busy(L, 2, 0);
   if (status != KUBO_OK) {
     kubo_sim *failed = kubo_sim_failure(b, NULL, NULL, NULL) ? b : a;
     return kb_sim_raise_advance(L, failed, status);
@@ -636,7 +683,7 @@ static const kb_reg sim_methods[] = {
    "kubo.integrator.load restarts to the same bits. Returns sim."},
   {"free", s_free, "sim:free() releases the ensemble's memory now"},
   {"__tostring", s_tostring, NULL},
-  {"__gc", s_free, NULL},
+  {"__gc", s_gc, NULL},
   {"__close", s_free, NULL},
   {NULL, NULL, NULL}
 };

@@ -13,6 +13,15 @@
 /* The user value of a kubo.Integrator that keeps its kubo.Model alive. */
 enum { KB_SIM_UV_MODEL = 1 };
 
+/* Marks the kubo.Integrator at idx busy (1) or idle (0). Set busy around
+** engine calls that may call back into Lua: sim:free, <close>, sim:advance,
+** sim:run and sim:initialize of a busy integrator raise an error. */
+void kb_sim_set_busy(lua_State *L, int idx, int busy);
+
+/* Raises "integrator: cannot <action> while it is running" when the
+** kubo.Integrator at idx is busy. */
+void kb_sim_check_idle(lua_State *L, int idx, const char *action);
+
 /* Raises the engine's error message unless status is KUBO_OK. */
 void kb_sim_check_status(lua_State *L, kubo_status status);
 

@@ -272,6 +272,7 @@ int kb_sim_run(lua_State *L) {
                                           "dtype", NULL};
   const char *fname = "sim:run";
   kubo_sim *s = kb_integrator_check(L, 1);
+  kb_sim_check_idle(L, 1, "run");
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
   kb_sim_check_keys(L, 2, fname, keys);
@@ -342,7 +343,9 @@ int kb_sim_run(lua_State *L) {
     if (pg.enabled && next - done > chunk) next = done + chunk;
 
     double t0 = now_seconds();
+    kb_sim_set_busy(L, 1, 1);
     status = kubo_sim_advance(s, next - done);
+    kb_sim_set_busy(L, 1, 0);
     if (status != KUBO_OK) break;
     double spent = now_seconds() - t0;
     int64_t took = next - done;

@@ -122,6 +122,10 @@ struct kubo_nn *kb_module_check(lua_State *L, int idx);
 struct kubo_optim *kb_optim_check(lua_State *L, int idx);
 struct kubo_ema *kb_ema_check(lua_State *L, int idx);
 
+/* The network of the kubo.nn.Module at idx, or NULL when the value is not
+** a Module or the Module was freed. Never raises. */
+struct kubo_nn *kb_module_test(lua_State *L, int idx);
+
 /* Options tables of the nn and optim constructors. check_options raises
 ** "fname: unknown option 'key' (valid: ...)" for a key not in valid (a
 ** NULL-terminated list). The readers return def for an absent key and
@@ -174,5 +178,7 @@ void kb_open_response(lua_State *L);
 void kb_open_nn(lua_State *L);
 void kb_open_optim(lua_State *L);
 void kb_open_score(lua_State *L);       /* after kb_open_nn, models */
+void kb_open_mpi(lua_State *L);         /* last: wraps integrator,
+                                        ** response and score functions */
 
 #endif

@@ -90,6 +90,7 @@ int luaopen_kubo_core(lua_State *L) {
   kb_open_nn(L);
   kb_open_optim(L);
   kb_open_score(L);
+  kb_open_mpi(L);
   /* Each module adds its opener call here, in dependency order. */
   return 1;
 }

@@ -41,6 +41,12 @@ static void push_module(lua_State *L, kb_module *m, kubo_nn *net) {
 }
 
 
+kubo_nn *kb_module_test(lua_State *L, int idx) {
+  kb_module *m = luaL_testudata(L, idx, KB_MODULE);
+  return m != NULL ? m->net : NULL;
+}
+
+
 kubo_nn *kb_module_check(lua_State *L, int idx) {
   kb_module *m = luaL_checkudata(L, idx, KB_MODULE);
   if (m->net == NULL) luaL_argerror(L, idx, "attempt to use a freed module");
@@ -143,8 +149,8 @@ static int opt_int_list(lua_State *L, int idx, const char *fname,
                key, luaL_typename(L, -1));
   n = luaL_len(L, -1);
   if (n < 1 || n > max)
-    luaL_error(L, "%s: %s must have 1 to %d entries (got %d)", fname, key,
-               max, (int)n);
+    luaL_error(L, "%s: %s must have 1 to %d entries (got %I)", fname, key,
+               max, n);
   for (int i = 0; i < (int)n; i++) {
     int isint = 0;
     lua_Integer v;
@@ -199,6 +205,19 @@ static kubo_activation opt_activation(lua_State *L, int idx,
 ** Constructors
 ** ------------------------------------------------------------------- */
 
+/* Reads the layer size at idx: a whole number from 1 to 2^20, the bound
+** of the table options. */
+static int check_size(lua_State *L, int idx, const char *fname,
+                      const char *name) {
+  int64_t v = kb_check_int(L, idx, name);
+  if (v < 1 || v > (1 << 20))
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s: %s must be between 1 "
+                  "and %d (got %I)", fname, name, 1 << 20,
+                  (lua_Integer)v));
+  return (int)v;
+}
+
+
 static int l_linear(lua_State *L) {
   static const char *const valid[] = {"in", "out", "bias", "seed", NULL};
   int in, out, opts = 0;
@@ -214,8 +233,8 @@ static int l_linear(lua_State *L) {
       return luaL_error(L, "nn.linear: in and out are required, e.g. "
                         "nn.linear{in = 2, out = 8}");
   } else {
-    in = (int)kb_check_int(L, 1, "in");
-    out = (int)kb_check_int(L, 2, "out");
+    in = check_size(L, 1, "nn.linear", "in");
+    out = check_size(L, 2, "nn.linear", "out");
     if (lua_istable(L, 3)) {
       opts = 3;
       kb_nn_check_options(L, 3, "nn.linear", valid + 2);
@@ -363,11 +382,15 @@ static int l_sequential(lua_State *L) {
   kb_module *m;
   kubo_status st;
   luaL_checktype(L, 1, LUA_TTABLE);
-  n = (int)luaL_len(L, 1);
-  if (n < 1)
+  lua_Integer len = luaL_len(L, 1);
+  if (len < 1)
     return luaL_error(L, "nn.sequential: needs a list of at least one "
                       "layer, e.g. nn.sequential{nn.linear(1, 8), "
                       "nn.swish()}");
+  if (len > (1 << 20))
+    return luaL_error(L, "nn.sequential: at most %d layers (got %I)",
+                      1 << 20, len);
+  n = (int)len;
   children = lua_newuserdatauv(L, (size_t)n * sizeof *children, 0);
   for (int i = 0; i < n; i++) {
     kb_module *c;

@@ -20,10 +20,24 @@ typedef struct kb_ema {
 } kb_ema;
 
 
+/* Raises an error when the network kept as user value 1 of the userdata
+** at idx was freed. The kind is "optimizer" or "ema". */
+static void check_net(lua_State *L, int idx, const char *kind) {
+  lua_getiuservalue(L, idx, 1);
+  int alive = kb_module_test(L, -1) != NULL;
+  lua_pop(L, 1);
+  if (!alive)
+    luaL_error(L, "optim: the network of this %s was freed (net:free() "
+               "was called); make a new %s for a live network", kind,
+               kind);
+}
+
+
 kubo_optim *kb_optim_check(lua_State *L, int idx) {
   kb_optim *o = luaL_checkudata(L, idx, KB_OPTIM);
   if (o->opt == NULL)
     luaL_argerror(L, idx, "attempt to use a freed optimizer");
+  check_net(L, idx, "optimizer");
   return o->opt;
 }
 
@@ -31,6 +45,7 @@ kubo_optim *kb_optim_check(lua_State *L, int idx) {
 kubo_ema *kb_ema_check(lua_State *L, int idx) {
   kb_ema *e = luaL_checkudata(L, idx, KB_EMA);
   if (e->ema == NULL) luaL_argerror(L, idx, "attempt to use a freed ema");
+  check_net(L, idx, "ema");
   return e->ema;
 }
 
@@ -181,6 +196,7 @@ static int o_step(lua_State *L) {
     double lr;
     lua_pushinteger(L, (lua_Integer)kubo_optim_step_count(opt) + 1);
     lua_call(L, 1, 1);
+    opt = kb_optim_check(L, 1);   /* the schedule may have freed either */
     lr = lua_tonumberx(L, -1, &isnum);
     if (!isnum)
       return luaL_error(L, "optimizer: the lr schedule returned %s, "

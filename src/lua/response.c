@@ -104,8 +104,8 @@ static int64_t opt_int(lua_State *L, int idx, const char *fname,
   }
   v = lua_tointegerx(L, -1, &isint);
   if (!isint || v < min)
-    luaL_error(L, "%s: option '%s' must be a whole number >= %d (got %s)",
-               fname, key, (int)min, luaL_tolstring(L, -1, NULL));
+    luaL_error(L, "%s: option '%s' must be a whole number >= %I (got %s)",
+               fname, key, (lua_Integer)min, luaL_tolstring(L, -1, NULL));
   lua_pop(L, 1);
   return (int64_t)v;
 }
@@ -128,6 +128,17 @@ static double opt_number(lua_State *L, int idx, const char *fname,
     luaL_error(L, "%s: option '%s' must be finite (got %f)", fname, key, v);
   lua_pop(L, 1);
   return v;
+}
+
+
+/* Reads option 'dt' of the table at idx (default 1), which must be a
+** finite number > 0. */
+static double opt_dt(lua_State *L, int idx, const char *fname) {
+  double dt = opt_number(L, idx, fname, "dt", 1.0, 0);
+  if (!(dt > 0))
+    luaL_error(L, "%s: option 'dt' must be > 0, the time between frames "
+               "(got %f)", fname, dt);
+  return dt;
 }
 
 
@@ -154,12 +165,20 @@ static void check_site(lua_State *L, int idx, const char *fname,
                        const char *what, int ndim, const int64_t *shape,
                        int64_t *site) {
   idx = lua_absindex(L, idx);
-  if (!lua_istable(L, idx))
-    luaL_error(L, "%s: %s must be a table of %d indices (got %s)", fname,
-               what, ndim, luaL_typename(L, idx));
-  if ((int)luaL_len(L, idx) != ndim)
-    luaL_error(L, "%s: %s has %d indices, expected %d", fname, what,
-               (int)luaL_len(L, idx), ndim);
+  if (!lua_istable(L, idx)) {
+    luaL_Buffer example;
+    luaL_buffinit(L, &example);
+    luaL_addstring(&example, "{1");
+    for (int a = 1; a < ndim; a++) luaL_addstring(&example, ", 1");
+    luaL_addstring(&example, "}");
+    luaL_pushresult(&example);
+    luaL_error(L, "%s: %s must be a table of %d 1-based indices such as "
+               "%s (got %s)", fname, what, ndim, lua_tostring(L, -1),
+               luaL_typename(L, idx));
+  }
+  if (luaL_len(L, idx) != ndim)
+    luaL_error(L, "%s: %s has %I indices, expected %d", fname, what,
+               (lua_Integer)luaL_len(L, idx), ndim);
   for (int a = 0; a < ndim; a++) {
     int isint = 0;
     lua_Integer v;
@@ -167,7 +186,7 @@ static void check_site(lua_State *L, int idx, const char *fname,
     v = lua_tointegerx(L, -1, &isint);
     if (!isint || v < 1 || v > shape[a])
       luaL_error(L, "%s: %s index %d must be a whole number from 1 to "
-                 "%d (got %s)", fname, what, a + 1, (int)shape[a],
+                 "%I (got %s)", fname, what, a + 1, (lua_Integer)shape[a],
                  luaL_tolstring(L, -1, NULL));
     site[a] = (int64_t)v - 1;
     lua_pop(L, 1);
@@ -221,8 +240,8 @@ static int read_common(lua_State *L, const char *fname, guard *g,
   spec->ndim = kubo_traj_state_shape(g->traj, spec->shape);
   spec->lags = opt_int(L, 1, fname, "lags", 0, 1);
   if (spec->lags > frames)
-    luaL_error(L, "%s: lags (%d) exceeds the number of frames (%d)", fname,
-               (int)spec->lags, (int)frames);
+    luaL_error(L, "%s: lags (%I) exceeds the number of frames (%I)", fname,
+               (lua_Integer)spec->lags, (lua_Integer)frames);
   spec->mode = opt_bool(L, 1, fname, "circular", 1) ? KUBO_CORR_CIRCULAR
                                                     : KUBO_CORR_PADDED;
 
@@ -256,10 +275,11 @@ static int read_common(lua_State *L, const char *fname, guard *g,
   if (!spec->grid) {
     int64_t d = kubo_traj_state_size(g->traj);
     if (spec->lags * d * d > DENSE_MAX_VALUES)
-      luaL_error(L, "%s: a dense estimate of %d values per state needs "
-                 "%d x %d x %d numbers, above the limit of 2^25; pass "
+      luaL_error(L, "%s: a dense estimate of %I values per state needs "
+                 "%I x %I x %I numbers, above the limit of 2^25; pass "
                  "grid = g for fields on a periodic grid, or fewer lags",
-                 fname, (int)d, (int)spec->lags, (int)d, (int)d);
+                 fname, (lua_Integer)d, (lua_Integer)spec->lags,
+                 (lua_Integer)d, (lua_Integer)d);
   }
   return has_site;
 }
@@ -352,6 +372,7 @@ static int r_at(lua_State *L) {
   kubo_tensor *v = response_values(L, 1, "Response:at");
   kubo_tensor out = {0};
   int64_t idx[KUBO_MAX_DIM], lags = v->shape[0];
+  lua_settop(L, 2);   /* a missing site reads as nil, not as the tensor */
   KB_TRY(L, kubo_tensor_init(&out, KUBO_FLOAT64, 1, &lags));
   /* fill the tensor before any error can be raised: push it first */
   kubo_tensor *o = kb_tensor_push(L, &out);
@@ -464,10 +485,10 @@ static int r_tostring(lua_State *L) {
   char shape[128];
   lua_getfield(L, 1, "kind");
   lua_getfield(L, 1, "members");
-  lua_pushfstring(L, "kubo.Response(%s, values %s, %d members)",
+  lua_pushfstring(L, "kubo.Response(%s, values %s, %I members)",
                   luaL_optstring(L, -2, "?"),
                   kubo_tensor_shape_string(v, shape, sizeof shape),
-                  (int)luaL_optinteger(L, -1, 0));
+                  luaL_optinteger(L, -1, 0));
   return 1;
 }
 
@@ -699,7 +720,7 @@ static int l_gaussian(lua_State *L) {
   open_data(L, fname, g);
   with_site = read_common(L, fname, g, &spec, site);
   spec.kind = KUBO_RESPONSE_GAUSSIAN;
-  dt = opt_number(L, 1, fname, "dt", 1.0, 0);
+  dt = opt_dt(L, 1, fname);
   return finish_run(L, g, &spec, NULL, dt, with_site, site);
 }
 
@@ -734,7 +755,7 @@ static int l_score(lua_State *L) {
   with_site = read_common(L, fname, g, &spec, site);
   spec.kind = KUBO_RESPONSE_SCORE;
   spec.normalize = opt_bool(L, 1, fname, "normalize", 0);
-  dt = opt_number(L, 1, fname, "dt", 1.0, 0);
+  dt = opt_dt(L, 1, fname);
   init_ctx(L, fname, g, &ctx);
   ctx.score = opt_callable(L, fname, "score", 1, 0);
   return finish_run(L, g, &spec, &ctx, dt, with_site, site);
@@ -760,7 +781,7 @@ static int l_conjugate(lua_State *L) {
   open_data(L, fname, g);
   with_site = read_common(L, fname, g, &spec, site);
   spec.kind = KUBO_RESPONSE_CONJUGATE;
-  dt = opt_number(L, 1, fname, "dt", 1.0, 0);
+  dt = opt_dt(L, 1, fname);
   init_ctx(L, fname, g, &ctx);
   ctx.observable = opt_callable(L, fname, "observable", 0, 0);
   if (ctx.observable == 0) {
@@ -850,8 +871,8 @@ static int l_error(lua_State *L) {
   for (int i = 1; i < a->ndim; i++) {
     if (a->shape[i] != b->shape[i])
       return luaL_error(L, "%s: the responses differ in size along "
-                        "dimension %d (%d and %d)", fname, i + 1,
-                        (int)a->shape[i], (int)b->shape[i]);
+                        "dimension %d (%I and %I)", fname, i + 1,
+                        (lua_Integer)a->shape[i], (lua_Integer)b->shape[i]);
     per_lag *= a->shape[i];
   }
   lags = a->shape[0] < b->shape[0] ? a->shape[0] : b->shape[0];
@@ -861,9 +882,9 @@ static int l_error(lua_State *L) {
     check_keys(L, 3, fname, allowed);
     lags = opt_int(L, 3, fname, "lags", lags, 1);
     if (lags > a->shape[0] || lags > b->shape[0])
-      return luaL_error(L, "%s: lags (%d) exceeds the lags of a response "
-                        "(%d and %d)", fname, (int)lags, (int)a->shape[0],
-                        (int)b->shape[0]);
+      return luaL_error(L, "%s: lags (%I) exceeds the lags of a response "
+                        "(%I and %I)", fname, (lua_Integer)lags,
+                        (lua_Integer)a->shape[0], (lua_Integer)b->shape[0]);
   }
   have_sites = lua_istable(L, 3) &&
                lua_getfield(L, 3, "sites") != LUA_TNIL;

@@ -449,16 +449,17 @@ static int l_train(lua_State *L) {
   if (st == KUBO_EINTERRUPTED) {
     kubo_score_trainer *tr = u->pending;
     if (cfg.checkpoint != NULL)
-      return luaL_error(L, "score.train: interrupted at step %lld of %lld; "
+      return luaL_error(L, "score.train: interrupted at step %I of %I; "
                         "the checkpoint '%s' holds the model (load it with "
                         "kubo.score.load, or continue with resume = \"%s\")",
-                        (long long)kubo_score_trainer_step(tr),
-                        (long long)kubo_score_trainer_total_steps(tr),
+                        (lua_Integer)kubo_score_trainer_step(tr),
+                        (lua_Integer)kubo_score_trainer_total_steps(tr),
                         cfg.checkpoint, cfg.checkpoint);
-    return luaL_error(L, "score.train: interrupted at step %lld of %lld; no "
+    return luaL_error(L, "score.train: interrupted at step %I of %I; no "
                       "checkpoint option was given, so the partly trained "
-                      "model was not kept", (long long)kubo_score_trainer_step(
-                        tr), (long long)kubo_score_trainer_total_steps(tr));
+                      "model was not kept",
+                      (lua_Integer)kubo_score_trainer_step(tr),
+                      (lua_Integer)kubo_score_trainer_total_steps(tr));
   }
   if (st != KUBO_OK) return kb_raise(L);
   finish_score(L, u);

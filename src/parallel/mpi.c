@@ -127,19 +127,17 @@ kubo_status kubo_mpi_agree(kubo_status status) { return status; }
 ** Start-up and ranks
 ** ------------------------------------------------------------------- */
 
-static int g_rank = 0, g_size = 1;
-
 /* Elements per message: MPI counts are ints. */
 enum { CHUNK_BYTES = 1 << 28 };
 
 
 /* Sets a KUBO_EIO message from an MPI error code and returns it. */
-static kubo_status mpi_fail(int code, const char *what) {
+static kubo_status mpi_fail(int code, const char *call) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) len = 0;
   text[len] = '\0';
-  return kubo_error_set(KUBO_EIO, "mpi: %s failed: %s", what,
+  return kubo_error_set(KUBO_EIO, "mpi: %s failed: %s", call,
                         len > 0 ? text : "unknown MPI error");
 }
 
@@ -172,18 +170,14 @@ kubo_status kubo_mpi_init(void) {
                             "support calls from the main thread of a "
                             "threaded program (MPI_THREAD_FUNNELED)");
   }
-  if (!kubo_mpi_active()) return KUBO_OK;
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+  if (kubo_mpi_active())
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   return KUBO_OK;
 }
 
 
 void kubo_mpi_finalize(void) {
   if (kubo_mpi_active()) MPI_Finalize();
-  g_rank = 0;
-  g_size = 1;
 }
 
 
@@ -192,8 +186,18 @@ void kubo_mpi_abort(int code) {
 }
 
 
-int kubo_mpi_rank(void) { return kubo_mpi_active() ? g_rank : 0; }
-int kubo_mpi_size(void) { return kubo_mpi_active() ? g_size : 1; }
+int kubo_mpi_rank(void) {
+  int rank = 0;
+  if (kubo_mpi_active()) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+
+int kubo_mpi_size(void) {
+  int size = 1;
+  if (kubo_mpi_active()) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size;
+}
 
 
 kubo_status kubo_mpi_barrier(void) {
@@ -232,7 +236,7 @@ static kubo_status allreduce_ordered(void *x, int64_t n, size_t esize,
                                                   int64_t, kubo_mpi_op)) {
   int size = kubo_mpi_size(), rank = kubo_mpi_rank();
   if (size == 1 || n == 0) return KUBO_OK;
-  /* rank 0 holds size chunks at once: keep that near CHUNK_BYTES */
+  /* rank 0 receives size chunks at once: keep that near CHUNK_BYTES */
   int64_t chunk = CHUNK_BYTES / (int64_t)esize / size;
   if (chunk < 1) chunk = 1;
   if (chunk > n) chunk = n;
@@ -478,10 +482,13 @@ kubo_status parallel_recv_rows(void *buf, int64_t bytes, int from) {
 kubo_status kubo_mpi_agree(kubo_status status) {
   int size = kubo_mpi_size(), rank = kubo_mpi_rank();
   if (size == 1) return status;
-  int mine = status == KUBO_OK ? size : rank, first = size;
-  int code = MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN,
-                           MPI_COMM_WORLD);
+  /* the lowest failing rank, and -1 if some rank succeeded */
+  int ok = status == KUBO_OK;
+  int mine[2] = {ok ? size : rank, ok ? -1 : 0};
+  int both[2] = {size, 0};
+  int code = MPI_Allreduce(mine, both, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   if (code != MPI_SUCCESS) return mpi_fail(code, "MPI_Allreduce");
+  int first = both[0], all_failed = both[1] == 0;
   if (first == size) return KUBO_OK;
 
   /* the status and message of the lowest failing rank, for everyone */
@@ -498,8 +505,9 @@ kubo_status kubo_mpi_agree(kubo_status status) {
   code = MPI_Bcast(&report, (int)sizeof report, MPI_BYTE, first,
                    MPI_COMM_WORLD);
   if (code != MPI_SUCCESS) return mpi_fail(code, "MPI_Bcast");
-  /* a message agreed on before already names its rank */
-  if (strstr(report.message, " (on rank ") != NULL)
+  /* name the rank unless every rank failed, or the message agreed on
+  ** before already names it */
+  if (all_failed || strstr(report.message, " (on rank ") != NULL)
     return kubo_error_set((kubo_status)report.status, "%s",
                           report.message);
   return kubo_error_set((kubo_status)report.status, "%s (on rank %d)",

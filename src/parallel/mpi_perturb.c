@@ -7,10 +7,10 @@
 ** lag to a running mean and sum of squared deviations by Welford's
 ** update, in the order (block, member). A sum of per-rank partial
 ** results would round differently for every rank count. Instead every
-** rank computes (perturbed - control) / delta for its own members, which
-** does not depend on the split, and rank 0 receives these values rank by
-** rank and applies the same update, in the same member order, as the
-** one-integrator estimator. Rank 0 holds one rank's values at a time.
+** rank computes (perturbed - control) / delta for its own members, and
+** these values do not depend on the split. Rank 0 receives them rank by
+** rank and applies the update of the one-integrator estimator in the
+** same member order. It keeps one rank's values at a time.
 */
 #include <math.h>
 #include <string.h>
@@ -49,9 +49,9 @@ static void differences(const double *a, const double *b, int64_t n,
 
 
 /* Adds the realisations r of `members` members to lag slot tau of the
-** running mean and sum of squared deviations ((lags, dim) each); the slot
-** already contains `before` realisations. The same operations, in the
-** same order, as the update of src/response/perturb.c. */
+** running mean and sum of squared deviations ((lags, dim) each). The
+** slot already contains `before` realisations. These are the operations
+** of the update in src/response/perturb.c, in the same order. */
 static void record(const double *r, int64_t members, int64_t dim,
                    int64_t tau, int64_t before, double *mean, double *m2) {
   double *mu = mean + tau * dim, *q = m2 + tau * dim;
@@ -92,7 +92,7 @@ static void run_free(run *w) {
 }
 
 
-/* Allocates the buffers; every rank returns the same status. */
+/* Allocates the buffers. Every rank returns the same status. */
 static kubo_status run_init(run *w, const kubo_sim *local, int64_t total,
                             int64_t lags) {
   kubo_status st = KUBO_OK;
@@ -179,10 +179,9 @@ static kubo_status run_block(run *w, kubo_sim *control,
   st = kubo_mpi_agree(st);
   for (int64_t tau = 0; st == KUBO_OK && tau < p->lags; tau++) {
     st = record_lag(w, p->delta, tau, block, control, perturbed);
+    if (st == KUBO_OK)
+      st = kubo_sim_advance_pair(control, perturbed, p->every);
     st = kubo_mpi_agree(st);
-    if (st != KUBO_OK) break;
-    st = kubo_mpi_agree(kubo_sim_advance_pair(control, perturbed,
-                                              p->every));
   }
   kubo_sim_free(perturbed);
   return st;

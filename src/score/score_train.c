@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "kubo/alloc.h"
+#include "kubo/mpi.h"
 #include "kubo/rng.h"
 #include "score_internal.h"
 
@@ -421,6 +422,23 @@ static kubo_status work_views(work *w, int64_t n, kubo_tensor *xt,
 }
 
 
+/* Narrows the batch views to rows lo .. lo + rows - 1, the rows of this
+** MPI rank (data parallelism, kubo/mpi.h). */
+static kubo_status narrow_to_rows(kubo_tensor *xt, kubo_tensor *sigma,
+                                  kubo_tensor *dout, int64_t lo,
+                                  int64_t rows) {
+  kubo_tensor *views[3] = {xt, sigma, dout};
+  for (int k = 0; k < 3; k++) {
+    kubo_tensor part = {0};
+    kubo_status st = kubo_tensor_narrow(&part, views[k], 0, lo, lo + rows);
+    if (st != KUBO_OK) return st;
+    kubo_tensor_release(views[k]);
+    *views[k] = part;
+  }
+  return KUBO_OK;
+}
+
+
 /* One optimizer step on the samples w->idx[0..n-1]; *loss is the batch's
 ** mean loss per value. */
 static kubo_status train_step(kubo_score_trainer *tr, kubo_score_data *data,
@@ -445,21 +463,33 @@ static kubo_status train_step(kubo_score_trainer *tr, kubo_score_data *data,
   kubo_rng_normal_f32(&rng, w->z.data, n * tr->dim);
   noise_inputs(w, n, tr->dim);
 
+  /* Data parallelism (kubo/mpi.h): with several MPI ranks every rank has
+  ** drawn the noise of the whole batch but runs the network on its own
+  ** rows lo .. lo + rows - 1 only, and the ranks add their loss sums and
+  ** gradients, so that the step is the same on every rank. With one
+  ** rank, lo = 0 and rows = n. */
+  int64_t lo = 0, rows = n;
+  kubo_mpi_batch_rows(n, &lo, &rows);
   st = work_views(w, n, &xt, &sigma, &dout);
-  if (st == KUBO_OK)
+  if (st == KUBO_OK && rows < n && rows > 0)
+    st = narrow_to_rows(&xt, &sigma, &dout, lo, rows);
+  if (st == KUBO_OK && rows > 0)
     st = score_net_forward(tr->net, tr->flatten, tr->frame_ndim,
                            tr->frame_shape, tr->dim, &xt, &sigma, &out);
   if (st == KUBO_OK) {
     const double *sg = w->sigma.data;
     o = out.data;
-    for (int64_t b = 0; b < n; b++) {
+    for (int64_t b = lo; b < lo + rows; b++) {
       float m = (float)score_output_factor(c, sg[b]);
       for (int64_t i = b * tr->dim; i < (b + 1) * tr->dim; i++) {
-        float r = z[i] + m * o[i];
+        float r = z[i] + m * o[i - lo * tr->dim];
         sum += (double)r * (double)r;
         g[i] = gscale * m * r;
       }
     }
+    st = kubo_mpi_allreduce_f64(&sum, 1, KUBO_MPI_SUM);
+  }
+  if (st == KUBO_OK) {
     *loss = sum / ((double)n * (double)tr->dim);
     if (!isfinite(*loss))
       st = kubo_error_set(KUBO_ENUMERIC, "score.train: the loss is %g at "
@@ -473,11 +503,14 @@ static kubo_status train_step(kubo_score_trainer *tr, kubo_score_data *data,
     kubo_tensor dshaped = {0};
     int64_t shape[5];
     int ndim = score_net_shape(tr->flatten, tr->frame_ndim, tr->frame_shape,
-                               tr->dim, n, shape);
-    st = kubo_tensor_reshape(&dshaped, &dout, ndim, shape);
+                               tr->dim, rows, shape);
     kubo_nn_zero_grad(tr->net);
-    if (st == KUBO_OK) st = kubo_nn_backward(tr->net, &dshaped, 1, NULL);
+    if (rows > 0) {
+      st = kubo_tensor_reshape(&dshaped, &dout, ndim, shape);
+      if (st == KUBO_OK) st = kubo_nn_backward(tr->net, &dshaped, 1, NULL);
+    }
     kubo_tensor_release(&dshaped);
+    if (st == KUBO_OK) st = kubo_mpi_reduce_gradients(tr->net);
   }
   if (st == KUBO_OK) {
     st = kubo_optim_step(tr->opt);

@@ -32,7 +32,7 @@ struct kubo_sim {
 /* Bytes of an ensemble buffer with per_member doubles per member. */
 static inline size_t sde_buffer_bytes(const kubo_sim *s,
                                       int64_t per_member) {
-  return (size_t)(s->members * per_member) * sizeof(double);
+  return (size_t)s->members * (size_t)per_member * sizeof(double);
 }
 
 #endif

@@ -118,6 +118,27 @@ T.case("profile_params picks the profile", function()
   kubo.params.profile = saved
 end)
 
+T.case("normalize matches response.score", function()
+  -- the normalised estimate derived from the raw one equals the one the
+  -- estimator computes itself
+  local g = kubo.grid{n = {8, 8}, nyquist = "zero_k"}
+  local m = kubo.models.allen_cahn{grid = g}
+  local data = kubo.rng(7):normal(40, 3, 8, 8) * 0.5
+  local function score(x) return m:score(x) end
+  for _, circular in ipairs{true, false} do
+    local what = circular and "circular" or "zero-padded"
+    local raw = kubo.response.score{data = data, grid = g, lags = 5,
+                                    score = score, circular = circular}
+    local direct = kubo.response.score{data = data, grid = g, lags = 5,
+                                       score = score, normalize = true,
+                                       circular = circular}
+    local derived = reference.normalize(raw.values, g)
+    T.eq(table.concat(derived:shape(), " "), "5 8 8", what)
+    T.near((derived - direct.values):abs():max(), 0, 1e-10, what)
+    T.near(derived[{1, 1, 1}], 1, 1e-12, what .. ": identity at lag 0")
+  end
+end)
+
 -- A report as the report stage returns it, for a system without an
 -- analytic score.
 local function fake_report()

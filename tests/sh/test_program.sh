@@ -328,14 +328,15 @@ check_has "Ctrl-C error is catchable" "$out" "rc=0"
 check_has "Ctrl-C caught message" "$out" "caught	interrupted"
 check_has "objects intact after Ctrl-C" "$out" "objects intact	3"
 
-# An engine loop (a dense Gaussian response estimate over 1000 members,
-# seconds of work) stops at a safe point with its own error, which a
-# pcall can handle without a second "interrupted" from the Lua hook.
+# An engine loop (a dense Gaussian response estimate over 1000 members
+# of 16000 frames, many seconds of work) stops at a safe point with its
+# own error, which a pcall can handle without a second "interrupted"
+# from the Lua hook.
 has_response=$("$KUBO" -e 'local kubo = require "kubo"
   io.write(kubo.response and kubo.response.gaussian and "yes" or "no")')
 if [ "$has_response" == yes ]; then
   out=$(run_and_interrupt 'local kubo = require "kubo"
-    local x = kubo.rng(1):normal(4000, 1000, 1)
+    local x = kubo.rng(1):normal(16000, 1000, 1)
     io.open("started", "w"):close()
     local ok, err = pcall(kubo.response.gaussian, {data = x, lags = 3999})
     print("engine stopped", ok, err)
