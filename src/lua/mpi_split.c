@@ -181,13 +181,10 @@ static void set_default_state(lua_State *L, int idx, const split *sp) {
 ** Construction and checkpoints
 ** ------------------------------------------------------------------- */
 
-/* kubo.integrator{...}: the options are the last argument.
-** NOTE: each rank creates its share with kubo_sim_new, which draws the
-** default state of the share before set_default_state replaces it. For
-** ou and allen_cahn that draw fails when the share's filtered field has
-** no positive maximum (for a share of m members, with probability near
-** 2^-m), even where the whole ensemble's succeeds. Avoiding it needs an
-** engine function that creates an integrator without a default state. */
+/* kubo.integrator{...}: the options are the last argument. Each rank
+** creates its share with kubo_sim_new, which draws the default state of
+** the share, and set_default_state then replaces it by the share of the
+** whole ensemble's default state. */
 static int l_new(lua_State *L) {
   const char *fname = "integrator";
   int opts = lua_gettop(L);

@@ -186,14 +186,23 @@ static void filter_fields(const kubo_model *m, int64_t count, double *u,
 }
 
 
-/* Divides all values by their maximum; fails if it is not positive. */
+/* Divides all values by their maximum. The filtered fields are dominated
+** by their mean mode, so a small ensemble (a single member half of the
+** time) can be negative everywhere; the maximum magnitude is used then,
+** which leaves every ensemble of the reference size unchanged. Fails
+** only if all values are zero or one is not finite. */
 static kubo_status divide_by_max(const kubo_model *m, int64_t n, double *u) {
   double top = -INFINITY;
   for (int64_t i = 0; i < n; i++)
     if (u[i] > top) top = u[i];
+  if (!(top > 0)) {
+    top = 0;
+    for (int64_t i = 0; i < n; i++)
+      if (fabs(u[i]) > top) top = fabs(u[i]);
+  }
   if (!(top > 0 && isfinite(top)))
     return kubo_error_set(KUBO_ENUMERIC, "%s: the default initial state "
-                          "has no positive maximum (got %g)", m->ops->kind,
+                          "has no non-zero finite maximum (got %g)", m->ops->kind,
                           top);
   for (int64_t i = 0; i < n; i++) u[i] /= top;
   return KUBO_OK;

@@ -25,9 +25,6 @@ local function maxdiff(a, b) return (a - b):abs():max() end
 
 local grid = kubo.grid{n = {16, 16}}
 local MEMBERS = 5   -- shares of 3 and 2 on two ranks, 2, 2, 1 on three
--- The seeds of the allen_cahn and ou ensembles are ones for which the
--- default state of every share at 1 to 3 ranks has a positive maximum
--- (see the NOTE on split creation in src/lua/mpi_split.c).
 
 
 T.case("mpi ensemble whole-ensemble view", function()
