@@ -16,14 +16,15 @@
 --   kubo examples/allen_cahn.lua --set profile=paper  reference sizes
 --
 -- Profiles: "quick" (the default) is sized to finish in about 10
--- minutes on 2 cores: 64 members x 500 time units of data after 200 of
--- spin-up, a dynamical response from 128 members x 20 restarts x 50
--- time units, a small local score network trained for 2 500 steps at
--- low noise levels, and estimates from 64 x 400 frames. "paper" is the
--- reference configuration (128 members x 2 000 time units after 1 000
--- of spin-up, 128 x 100 restarts x 100 time units, the full U-Net for
--- 500 epochs): days on a CPU. "tiny" only checks that everything runs.
--- Any parameter below can be changed with --set NAME=VALUE.
+-- minutes on 2 cores. It records 64 members x 500 time units of data
+-- after 200 of spin-up, and a dynamical response from 128 members x 20
+-- restarts x 50 time units. It trains a small local score network for
+-- 2 500 steps at low noise levels and estimates from 64 x 400 frames.
+-- "paper" is the reference configuration: 128 members x 2 000 time
+-- units after 1 000 of spin-up, 128 x 100 restarts x 100 time units,
+-- and the full U-Net for 500 epochs, which takes days on a CPU. "tiny"
+-- only checks that everything runs. Any parameter below can be changed
+-- with --set NAME=VALUE.
 
 local kubo = require "kubo"
 local reference = require "reference_study"
@@ -38,17 +39,17 @@ local profiles = {
     snapshot_every = 320, eval_frames = 400, data_seed = 1234,
     -- estimates: zero-padded correlations in time, because circular
     -- ones (the reference's) are biased by the wrap-around over only 400
-    -- frames; the normalised score estimates leave out the Fourier
+    -- frames. The normalised score estimates leave out the Fourier
     -- modes whose lag-0 Stein value (1 for an exact score) is below
-    -- stein_floor
-    circular = false, stein_floor = 0.1,
+    -- stein_floor.
+    circular = false, stein_floor = 0.03,
     -- dynamical response: restarts every `lags` frames
     dyn_members = 128, resets = 20, lags = 50, delta = 1 / 16,
     dyn_seed = 4321,
     -- score network and training
     net = "local", channels = 32, depth = 4, embed = 64,
     unet_channels = {32, 64, 128, 256}, blocks = 8,
-    train_steps = 2500, epochs = 0, batch = 32, lr = 5e-4, warmup = 1,
+    train_steps = 2500, epochs = 0, batch = 32, lr = 5e-4, warmup = 0,
     ema = 0.999, noise_range = "response", sigma_max = "auto",
     scale = 0.25, seed = 1,
   },
@@ -71,12 +72,12 @@ local profiles = {
     members = 4, spinup = 2, length = 12, frame_every = 32,
     snapshot_every = 32, eval_frames = 8, data_seed = 1234,
     circular = false,
-    stein_floor = 0.1,
+    stein_floor = 0.03,
     dyn_members = 4, resets = 2, lags = 6, delta = 1 / 16,
     dyn_seed = 4321,
     net = "local", channels = 4, depth = 1, embed = 8,
     unet_channels = {4, 8}, blocks = 1,
-    train_steps = 10, epochs = 0, batch = 8, lr = 5e-4, warmup = 1,
+    train_steps = 10, epochs = 0, batch = 8, lr = 5e-4, warmup = 0,
     ema = 0.999, noise_range = "response", sigma_max = "auto",
     scale = 0.25, seed = 1,
   },

@@ -7,8 +7,9 @@
 -- vorticity u on a 32 x 32 periodic grid, nu_h = 1e-2, nu = 1e-5, mean
 -- flow A = pi, RK4 with dt = 1/128. The forcing is a sum of the 349
 -- Fourier modes with |k|^2 <= 112.5, amplitude 18.75, whose phases are
--- Brownian motions advanced inside each step. A learned score sees only
--- u, so it describes the marginal density of u over the hidden phases.
+-- Brownian motions advanced inside each step. The score network is
+-- trained on u alone, so it learns the density of u with the hidden
+-- phases integrated out.
 -- The response to an impulse at one pixel moves downstream at A, one
 -- cell per 8 steps; lags here are counted in steps of dt.
 --
@@ -36,12 +37,12 @@ local profiles = {
     members = 64, spinup = 25, length = 40, frame_every = 1,
     snapshot_every = 128, eval_frames = 512, data_seed = 12,
     circular = false,
-    stein_floor = 0.1,
+    stein_floor = 0.03,
     dyn_members = 64, resets = 4, lags = 50, delta = 1 / 64,
     dyn_seed = 4321,
     net = "local", channels = 32, depth = 4, embed = 64,
     unet_channels = {32, 64, 128, 256}, blocks = 8,
-    train_steps = 2500, epochs = 0, batch = 32, lr = 5e-4, warmup = 1,
+    train_steps = 2500, epochs = 0, batch = 32, lr = 5e-4, warmup = 0,
     ema = 0.999, noise_range = "response", sigma_max = "auto",
     scale = 0.2, seed = 1,
   },
@@ -64,12 +65,12 @@ local profiles = {
     members = 4, spinup = 0.5, length = 1, frame_every = 1,
     snapshot_every = 16, eval_frames = 32, data_seed = 12,
     circular = false,
-    stein_floor = 0.1,
+    stein_floor = 0.03,
     dyn_members = 4, resets = 2, lags = 8, delta = 1 / 64,
     dyn_seed = 4321,
     net = "local", channels = 4, depth = 1, embed = 8,
     unet_channels = {4, 8}, blocks = 1,
-    train_steps = 10, epochs = 0, batch = 8, lr = 5e-4, warmup = 1,
+    train_steps = 10, epochs = 0, batch = 8, lr = 5e-4, warmup = 0,
     ema = 0.999, noise_range = "response", sigma_max = "auto",
     scale = 0.2, seed = 1,
   },

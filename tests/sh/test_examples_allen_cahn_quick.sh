@@ -1,9 +1,10 @@
 # label: slow. The Allen-Cahn example's quick profile shows the reference
-# result: for R11, R21, R31 and R41 the learned-score estimate's error
-# (plain 2-norm over lags 0..49 against the dynamical response) is at
-# most half the Gaussian estimate's, and the normalised analytic-score
-# estimate's error is below the Gaussian's, for training seeds 1, 2 and
-# 3. About 30 minutes on an idle 2-core machine. The studies are kept in
+# result for training seeds 1, 2 and 3. At R11, R21, R31 and R41 the
+# learned-score estimate's error (plain 2-norm over lags 0..49 against
+# the dynamical response) is at most half the Gaussian estimate's, and
+# the normalised analytic-score estimate's error is below the
+# Gaussian's. It takes about 20 minutes on an idle 2-core machine, of
+# which seeds 2 and 3 retrain and re-estimate only. The studies are kept in
 # $KUBO_EXAMPLES_DIR (default: examples-slow in the working directory),
 # so a rerun after a timeout resumes where the last run stopped.
 #

@@ -1,8 +1,8 @@
 # label: slow. The Navier-Stokes example's quick profile runs end to end
 # and reports finite errors for the Gaussian and learned-score
-# estimates. About 10 minutes on an idle 2-core machine; the studies are
-# kept in $KUBO_EXAMPLES_DIR (default: examples-slow in the working
-# directory), so a rerun resumes where the last run stopped.
+# estimates. It takes about 10 minutes on an idle 2-core machine. The
+# studies are kept in $KUBO_EXAMPLES_DIR (default: examples-slow in the
+# working directory), so a rerun resumes where the last run stopped.
 #
 # Needs $KUBO (the program) and $KUBO_SOURCE_DIR (the checkout).
 set -u
