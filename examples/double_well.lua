@@ -8,13 +8,13 @@
 --   kubo examples/double_well.lua                 (under a minute)
 --   kubo examples/double_well.lua --set train_steps=4000 --set seed=2
 --
--- Stages: simulate an ensemble; estimate the dynamical (perturbation)
--- response of x to an impulse in x; train a small noise-conditioned MLP
--- on samples of the stationary density; estimate the response with the
--- Gaussian formula and with the exact and the learned score; report
--- each estimate's error against the dynamical response and draw a
--- figure. Outputs go to studies/double_well/ (examples/README.md
--- describes the files).
+-- The study simulates an ensemble and estimates the dynamical
+-- (perturbation) response of x to an impulse in x. It trains a small
+-- noise-conditioned MLP on samples of the stationary density, then
+-- estimates the response with the Gaussian formula and with the exact
+-- and the learned score. The report gives each estimate's error against
+-- the dynamical response and draws a figure. Outputs go to
+-- studies/double_well/ (examples/README.md describes the files).
 --
 -- The network outputs the score scaled by sqrt(sigma^2 + var(x))
 -- (output = "score"). With the reference's parametrisation (output =
@@ -195,13 +195,13 @@ local function print_report(p, r)
   print(string.format("\nDouble well, eps = %g: response of x to an "
                       .. "impulse in x over lags 0..%g time units",
                       p.eps, (p.lags - 1) * p.frame_every * p.dt))
-  print(string.format("%-28s %9s %9s", "estimator", "l2 error",
+  print(string.format("%-30s %9s %9s", "estimator", "l2 error",
                       "max error"))
-  print(string.format("%-28s %9.4f %9s", "dynamical, own std. error",
+  print(string.format("%-30s %9.4f %9s", "dynamical, own standard error",
                       r.stderr_l2, ""))
   for _, e in ipairs(ESTIMATORS) do
     local err = r.errors[e[1]]
-    print(string.format("%-28s %9.4f %9.4f", e[2], err.l2, err.max))
+    print(string.format("%-30s %9.4f %9.4f", e[2], err.l2, err.max))
   end
   print(string.format("errors against the dynamical response (%d "
                       .. "realisations); l2 is the plain 2-norm over the "

@@ -9,22 +9,24 @@
 -- Fourier modes with |k|^2 <= 112.5, amplitude 18.75, whose phases are
 -- Brownian motions advanced inside each step. The score network is
 -- trained on u alone, so it learns the density of u with the hidden
--- phases integrated out.
--- The response to an impulse at one pixel moves downstream at A, one
--- cell per 8 steps; lags here are counted in steps of dt.
+-- phases integrated out. The response to an impulse at one pixel moves
+-- downstream at A, one cell per 8 steps, so lags here are counted in
+-- steps of dt.
 --
 --   kubo examples/navier_stokes.lua                       quick profile
 --   kubo examples/navier_stokes.lua --set profile=paper   reference
 --
 -- Profiles: "quick" (the default, minutes on 2 cores) spins up for 25
--- time units, far less than the reference's 1 024, during which the
--- largest scales (damped at rate nu_h = 0.01) are still growing, so its
--- statistics are only roughly stationary. "paper" keeps the reference's
+-- time units. That is far less than the reference's 1 024 and than the
+-- damping time 1/nu_h = 100 of the largest scales, which need not have
+-- reached their stationary amplitude; a spin-up of 100 gave similar
+-- errors (examples/README.md). "paper" keeps the reference's
 -- spin-up, 128-member time series of 1 024 steps and single-impulse
--- dynamical response over 512 steps; for the training set it records 64
+-- dynamical response over 512 steps. For the training set it records 64
 -- time units of snapshots of 128 members (9 216 fields) in place of the
--- reference's 4 snapshots of 2 048 members (8 192 fields). "tiny" only
--- checks that everything runs.
+-- reference's 4 snapshots of 2 048 members (8 192 fields), which would
+-- need the time series of all 2 048 members here. "tiny" only checks
+-- that everything runs.
 
 local kubo = require "kubo"
 local reference = require "reference_study"

@@ -123,7 +123,7 @@ check_has "allen_cahn new seed reruns train" "$out" \
 check_has "allen_cahn new seed keeps simulate" "$out" \
   "[allen_cahn] simulate: cached"
 
-# the paper profile's network
+# the U-Net, which the paper profile trains
 run_example allen_cahn.lua --set profile=tiny --set net=unet
 check_has "allen_cahn unet trains" "$out" "[allen_cahn] train: unet network"
 check_has "allen_cahn unet keeps simulate" "$out" \
